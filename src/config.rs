@@ -1,0 +1,130 @@
+//! Protocol constants (PROTOCOL.md section 5) and a node's configuration.
+
+use std::net::SocketAddr;
+
+/// Default base period of the cycle, in nanoseconds.
+pub const EPOCH_NS: u64 = 65537;
+/// Default UDP port.
+pub const DEFAULT_PORT: u16 = 1618;
+/// 1/PROBE: chance that selection ignores trust.
+pub const PROBE: u32 = 1000;
+/// Epochs before a new peer is sent dats.
+pub const DELAY_EPOCHS: u64 = 1993;
+/// Epochs of silence after which a peer is no longer advertised.
+pub const OPEN_EPOCHS: u64 = 257;
+/// Epochs of silence before a peer is pinged with GETPEER.
+pub const PING_EPOCHS: u64 = 719;
+/// Epochs of silence before a peer is dropped.
+pub const DROP_EPOCHS: u64 = 106033;
+/// Epochs between prunes.
+pub const PRUNE_EPOCHS: u64 = 32768;
+/// Epochs between sending one dat to one peer.
+pub const SEED_EPOCHS: u64 = 2;
+/// Epochs between sending one GET to one peer.
+pub const PULL_EPOCHS: u64 = 53;
+/// Peers an application PUT or GET goes to at once.
+pub const FANOUT: usize = 2;
+/// How far in the future a dat's time may be, in ms.
+pub const MAX_SKEW_MS: u64 = 10_000;
+/// Recently novel dats kept for pushing.
+pub const RING: usize = 1024;
+/// Peer table bound.
+pub const MAX_PEERS: usize = 1024;
+/// Dats kept after a prune.
+pub const DAT_CAP: usize = 100_000;
+/// Packet filter slots.
+pub const FILTER_CAP: usize = 1 << 20;
+/// Datagrams the outbox holds before sends are dropped (and counted).
+pub const OUTBOX_SLOTS: usize = 256;
+/// Application GETs in flight at once.
+pub const MAX_GETS: usize = 16;
+/// Application events queued before the oldest is overwritten (and counted).
+pub const EVENT_SLOTS: usize = 64;
+/// An application GET is sent again every this many PULL periods.
+pub const GET_RESEND_PULLS: u64 = 4;
+
+/// Everything a node is configured with. Epoch counts scale with `epoch_ns`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Base period in ns (used by drivers to turn time into epochs).
+    pub epoch_ns: u64,
+    /// Dats kept after a prune.
+    pub dat_cap: usize,
+    /// Extra dats the store holds between prunes before pruning early.
+    pub dat_slack: usize,
+    /// Packet filter slots.
+    pub filter_cap: usize,
+    /// Peer table bound.
+    pub max_peers: usize,
+    /// Least difficulty accepted.
+    pub min_work: u8,
+    /// Allowed future skew of `time`, in ms.
+    pub max_skew_ms: u64,
+    /// Bootstrap peers: pinged at start, never dropped.
+    pub edges: Vec<SocketAddr>,
+    /// Seed of the node's random number generator.
+    pub seed: u64,
+    /// Outbox slots.
+    pub outbox_slots: usize,
+    /// Recently novel dats kept for pushing.
+    pub ring: usize,
+    /// See [`DELAY_EPOCHS`].
+    pub delay_epochs: u64,
+    /// See [`OPEN_EPOCHS`].
+    pub open_epochs: u64,
+    /// See [`PING_EPOCHS`].
+    pub ping_epochs: u64,
+    /// See [`DROP_EPOCHS`].
+    pub drop_epochs: u64,
+    /// See [`PRUNE_EPOCHS`].
+    pub prune_epochs: u64,
+    /// See [`SEED_EPOCHS`].
+    pub seed_epochs: u64,
+    /// See [`PULL_EPOCHS`].
+    pub pull_epochs: u64,
+    /// See [`PROBE`].
+    pub probe: u32,
+    /// See [`FANOUT`].
+    pub fanout: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            epoch_ns: EPOCH_NS,
+            dat_cap: DAT_CAP,
+            dat_slack: DAT_CAP / 4 + 64,
+            filter_cap: FILTER_CAP,
+            max_peers: MAX_PEERS,
+            min_work: crate::pow::MIN_WORK,
+            max_skew_ms: MAX_SKEW_MS,
+            edges: Vec::new(),
+            seed: 0,
+            outbox_slots: OUTBOX_SLOTS,
+            ring: RING,
+            delay_epochs: DELAY_EPOCHS,
+            open_epochs: OPEN_EPOCHS,
+            ping_epochs: PING_EPOCHS,
+            drop_epochs: DROP_EPOCHS,
+            prune_epochs: PRUNE_EPOCHS,
+            seed_epochs: SEED_EPOCHS,
+            pull_epochs: PULL_EPOCHS,
+            probe: PROBE,
+            fanout: FANOUT,
+        }
+    }
+}
+
+impl Config {
+    /// Sets DAT_CAP and a slack in proportion.
+    pub fn with_dat_cap(mut self, cap: usize) -> Self {
+        self.dat_cap = cap;
+        self.dat_slack = cap / 4 + 64;
+        self
+    }
+
+    /// Epochs in `ms` milliseconds (at least 1).
+    pub fn epochs_in_ms(&self, ms: u64) -> u64 {
+        ((ms as u128 * 1_000_000 / self.epoch_ns.max(1) as u128) as u64).max(1)
+    }
+}

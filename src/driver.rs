@@ -1,0 +1,316 @@
+//! The mio shell around a [`Node`]: one UDP socket, one thread, the wall
+//! clock turned into epochs.
+//!
+//! mio sleeps in whole milliseconds, so EPOCH (65.5 µs) is a logical tick:
+//! each wake runs every epoch that fell due (in chunks, draining the outbox
+//! between them), then sends, then reads until the socket would block or the
+//! receive budget runs out. A send that would block stays in the outbox.
+
+use crate::node::{Node, Now, Stats};
+use crate::peers::canonical;
+use crate::sys;
+use crate::wire::MTU;
+use log::{debug, info, warn};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SOCK: Token = Token(0);
+/// Datagrams read per wake before other work gets a turn.
+pub const RECV_BUDGET: usize = 1024;
+/// Epochs run between outbox drains during catch-up.
+const TICK_CHUNK: u64 = 32;
+/// Receive buffer asked of the kernel.
+pub const RCVBUF_BYTES: usize = 4 << 20;
+/// Send buffer asked of the kernel.
+pub const SNDBUF_BYTES: usize = 1 << 20;
+
+/// Socket-level counters (the node counts everything after the socket).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockStats {
+    /// Datagrams received.
+    pub recv: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Sends that failed for a reason other than WouldBlock (the datagram is dropped).
+    pub send_errors: u64,
+    /// Sends to an address family the socket cannot reach.
+    pub unreachable: u64,
+    /// Times a send would block (the datagram stayed queued).
+    pub would_block: u64,
+    /// Receive errors.
+    pub recv_errors: u64,
+    /// Wakes of the loop.
+    pub wakes: u64,
+}
+
+/// A node on a real socket.
+pub struct Driver {
+    poll: Poll,
+    events: Events,
+    sock: UdpSocket,
+    v6: bool,
+    node: Node,
+    start: Instant,
+    epoch_ns: u64,
+    buf: Box<[u8; MTU + 1]>,
+    more_to_read: bool,
+    stats: SockStats,
+    rcvbuf: usize,
+}
+
+impl Driver {
+    /// Binds `addr` and wraps `node`. The node learns its own addresses so
+    /// it never lists itself.
+    pub fn bind(addr: SocketAddr, mut node: Node) -> io::Result<Driver> {
+        let std_sock = std::net::UdpSocket::bind(addr)?;
+        std_sock.set_nonblocking(true)?;
+        let mut sock = UdpSocket::from_std(std_sock);
+        let fd = sock.as_raw_fd();
+        let rcvbuf = sys::set_recv_buffer(fd, RCVBUF_BYTES).unwrap_or(0);
+        let _ = sys::set_send_buffer(fd, SNDBUF_BYTES);
+        let local = sock.local_addr()?;
+        let v6 = local.is_ipv6();
+        if local.ip().is_unspecified() {
+            for ip in sys::interface_addrs() {
+                if v6 || ip.is_ipv4() {
+                    node.add_self_addr(SocketAddr::new(ip, local.port()));
+                }
+            }
+            node.add_self_addr(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), local.port()));
+            if v6 {
+                node.add_self_addr(SocketAddr::new(
+                    IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+                    local.port(),
+                ));
+            }
+        } else {
+            node.add_self_addr(local);
+        }
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut sock, SOCK, Interest::READABLE | Interest::WRITABLE)?;
+        let epoch_ns = node.config().epoch_ns.max(1);
+        Ok(Driver {
+            poll,
+            events: Events::with_capacity(16),
+            sock,
+            v6,
+            node,
+            start: Instant::now(),
+            epoch_ns,
+            buf: Box::new([0u8; MTU + 1]),
+            more_to_read: true,
+            stats: SockStats::default(),
+            rcvbuf,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// The receive buffer the kernel granted, in bytes.
+    pub fn recv_buffer(&self) -> usize {
+        self.rcvbuf
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The node, mutably (for application requests between turns).
+    pub fn node_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+
+    /// Socket counters.
+    pub fn sock_stats(&self) -> &SockStats {
+        &self.stats
+    }
+
+    /// The current time as the node sees it.
+    pub fn now(&self) -> Now {
+        let ns = self.start.elapsed().as_nanos();
+        Now {
+            epoch: (ns / self.epoch_ns as u128) as u64,
+            unix_ms: wall_ms(),
+        }
+    }
+
+    /// Epochs in a duration.
+    pub fn epochs(&self, d: Duration) -> u64 {
+        (d.as_nanos() / self.epoch_ns as u128) as u64
+    }
+
+    fn tick(&mut self) {
+        let now = self.now();
+        // Catch up in chunks so the outbox never has to hold a whole batch.
+        while self.node.epoch() < now.epoch {
+            let step = Now {
+                epoch: now.epoch.min(self.node.epoch() + TICK_CHUNK),
+                unix_ms: now.unix_ms,
+            };
+            self.node.handle_tick(step);
+            self.flush();
+            if self.node.epoch() < step.epoch {
+                break;
+            }
+        }
+        if self.node.epoch() == 0 {
+            self.node.handle_tick(now);
+        }
+    }
+
+    /// Sends queued datagrams until the outbox is empty or the socket would block.
+    pub fn flush(&mut self) {
+        while let Some((to, bytes)) = self.node.peek_transmit() {
+            let to = match (self.v6, to) {
+                (true, SocketAddr::V4(a)) => {
+                    SocketAddr::new(IpAddr::V6(a.ip().to_ipv6_mapped()), a.port())
+                }
+                (false, SocketAddr::V6(a)) => match a.ip().to_ipv4_mapped() {
+                    Some(v4) => SocketAddr::new(IpAddr::V4(v4), a.port()),
+                    None => {
+                        self.stats.unreachable += 1;
+                        self.node.pop_transmit();
+                        continue;
+                    }
+                },
+                (_, a) => a,
+            };
+            match self.sock.send_to(bytes, to) {
+                Ok(_) => {
+                    self.stats.sent += 1;
+                    self.node.pop_transmit();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stats.would_block += 1;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.stats.send_errors += 1;
+                    debug!("/lstn/send/error {to}: {e}");
+                    self.node.pop_transmit();
+                }
+            }
+        }
+    }
+
+    fn read(&mut self) {
+        for _ in 0..RECV_BUDGET {
+            match self.sock.recv_from(&mut self.buf[..]) {
+                Ok((n, src)) => {
+                    self.stats.recv += 1;
+                    self.node.handle_packet(canonical(src), &self.buf[..n]);
+                    if self.node.transmit_len() > 0 {
+                        self.flush();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.more_to_read = false;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.stats.recv_errors += 1;
+                    debug!("/lstn/recv/error {e}");
+                }
+            }
+        }
+        // Budget spent: the socket may hold more; poll without sleeping.
+        self.more_to_read = true;
+    }
+
+    /// One turn of the loop: run due epochs, send, wait at most `max_wait`
+    /// (less if an epoch falls due sooner), read, send.
+    pub fn turn(&mut self, max_wait: Duration) -> io::Result<()> {
+        self.stats.wakes += 1;
+        self.tick();
+        self.flush();
+        // A send that would block waits for a writable event, so only unread
+        // input makes the poll return at once.
+        let timeout = if self.more_to_read {
+            Duration::ZERO
+        } else {
+            let ns = self.start.elapsed().as_nanos();
+            let next = (ns / self.epoch_ns as u128 + 1) * self.epoch_ns as u128;
+            Duration::from_nanos((next - ns) as u64).min(max_wait)
+        };
+        match self.poll.poll(&mut self.events, Some(timeout)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        for ev in self.events.iter() {
+            if ev.is_readable() {
+                self.more_to_read = true;
+            }
+        }
+        if self.more_to_read {
+            self.tick();
+            self.read();
+        }
+        self.flush();
+        Ok(())
+    }
+
+    /// Runs until `stop` is set, logging a `/d/st` status line every
+    /// `status_every` (if not zero).
+    pub fn run(&mut self, stop: &AtomicBool, status_every: Duration) -> io::Result<()> {
+        let mut last = (Instant::now(), *self.node.stats(), self.stats);
+        while !stop.load(Ordering::Relaxed) {
+            if let Err(e) = self.turn(Duration::from_millis(50)) {
+                warn!("/lstn/poll/error {e}");
+                return Err(e);
+            }
+            if !status_every.is_zero() && last.0.elapsed() >= status_every {
+                let now = (Instant::now(), *self.node.stats(), self.stats);
+                info!("{}", self.status_line(&last.1, &now.1, now.0 - last.0));
+                last = now;
+            }
+        }
+        self.flush();
+        Ok(())
+    }
+
+    /// The `/d/st` status line: totals now, rates since `before`.
+    pub fn status_line(&self, before: &Stats, after: &Stats, dt: Duration) -> String {
+        let s = dt.as_secs_f64().max(1e-9);
+        let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / s;
+        let mut drops = String::new();
+        for r in crate::node::Reason::all() {
+            let d = after.drop_count(r).saturating_sub(before.drop_count(r));
+            if d > 0 {
+                drops.push_str(&format!(" {}={d}", r.name()));
+            }
+        }
+        format!(
+            "/d/st peers={} dats={} bytes={} in={:.0}pkt/s {:.0}B/s out={:.0}pkt/s {:.0}B/s novel={} skipped={} drops:{}",
+            self.node.peers().len(),
+            self.node.store().len(),
+            self.node.store().bytes(),
+            rate(after.packets_in, before.packets_in),
+            rate(after.bytes_in, before.bytes_in),
+            rate(after.packets_out, before.packets_out),
+            rate(after.bytes_out, before.bytes_out),
+            after.puts_novel - before.puts_novel,
+            after.epochs_skipped - before.epochs_skipped,
+            if drops.is_empty() { " none".to_string() } else { drops }
+        )
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

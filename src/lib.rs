@@ -1,0 +1,27 @@
+//! dave: an anonymous peer-to-peer key-value store on UDP.
+//!
+//! Writers pay with proof of work, readers pay by taking part in gossip, and
+//! every node keeps a bounded cache of the heaviest values. The protocol is
+//! described in `PROTOCOL.md`; this crate is shaped as a pure core
+//! ([`node::Node`]: no clock, no sockets, no allocation after construction)
+//! driven by a thin mio shell ([`driver::Driver`]).
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod dat;
+pub mod driver;
+pub mod filter;
+pub mod index;
+pub mod keys;
+pub mod logfmt;
+pub mod node;
+pub mod peers;
+pub mod pow;
+pub mod store;
+pub mod sys;
+pub mod wire;
+
+pub use config::Config;
+pub use dat::Dat;
+pub use node::{Event, GetOpts, Node, Now, Query};

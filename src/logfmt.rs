@@ -1,0 +1,75 @@
+//! Log output: every line starts with a `/fn/proc/action` path so operators
+//! can grep for it. On a terminal or a file each line gets a UTC timestamp;
+//! under systemd (`JOURNAL_STREAM` set) it gets a `<N>` priority prefix and
+//! no timestamp, because journald adds its own.
+
+use log::{Level, LevelFilter};
+use std::io::Write;
+
+/// The syslog priority journald reads from a `<N>` prefix.
+pub fn priority(level: Level) -> u8 {
+    match level {
+        Level::Error => 3,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug | Level::Trace => 7,
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for ms since the Unix epoch.
+pub fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86400) as i64;
+    let sod = secs % 86400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        ms % 1000
+    )
+}
+
+/// Installs the logger: info by default, debug with `verbose`; `RUST_LOG`
+/// overrides both.
+pub fn init(verbose: bool) {
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let mut b = env_logger::Builder::new();
+    b.filter_level(if verbose {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Info
+    });
+    b.parse_env("RUST_LOG");
+    b.format(move |buf, rec| {
+        if journald {
+            writeln!(buf, "<{}>{}", priority(rec.level()), rec.args())
+        } else {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            writeln!(buf, "{} {}", utc(ms), rec.args())
+        }
+    });
+    let _ = b.try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::utc(1763700000123), "2025-11-21T04:40:00.123Z");
+        assert_eq!(super::utc(951782400000), "2000-02-29T00:00:00.000Z");
+    }
+}

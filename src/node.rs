@@ -1,0 +1,1136 @@
+//! The protocol core: a pure, clock-free, allocation-free state machine.
+//!
+//! Time comes in through [`Node::handle_tick`], datagrams through
+//! [`Node::handle_packet`], application requests through [`Node::put`] and
+//! [`Node::get`]. Datagrams leave through a fixed outbox drained with
+//! [`Node::peek_transmit`] and [`Node::pop_transmit`]; results leave as
+//! [`Event`]s. Everything is allocated in [`Node::new`].
+
+use crate::config::{Config, EVENT_SLOTS, GET_RESEND_PULLS, MAX_GETS};
+use crate::filter::{self, PacketFilter, Verdict};
+use crate::index::KeyedHash;
+use crate::peers::{canonical, scope_allows, Peer, Peers, NEVER};
+use crate::pow;
+use crate::store::{Insert, Store};
+use crate::wire::{self, DecodeError, Hex, Msg, Op, Pd, KEY_MAX, NPEER, PACKET_MAX};
+use log::{debug, info};
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// Most epochs one `handle_tick` catches up; older ones are skipped and counted.
+pub const MAX_CATCHUP_EPOCHS: u64 = 1 << 14;
+/// Most addresses a node knows as its own.
+pub const MAX_SELF_ADDRS: usize = 16;
+/// Most peers one application request goes to.
+pub const MAX_FANOUT: usize = 8;
+
+/// The time as a driver tells it: a logical epoch count and the wall clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Now {
+    /// Epochs since the driver started.
+    pub epoch: u64,
+    /// Milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+}
+
+/// Why a packet was dropped or ignored. Every one is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Could not be decoded or failed op validation.
+    Decode(DecodeError),
+    /// Same op from the same source already seen this epoch.
+    Filter,
+    /// From one of the node's own addresses.
+    FromSelf,
+    /// A PUT whose canonical encoding exceeds PACKET_MAX (it could not be forwarded).
+    Oversize,
+    /// `work` is not blake3(salt || load).
+    WorkMismatch,
+    /// Difficulty below MIN_WORK.
+    LowWork,
+    /// `time` beyond now + MAX_SKEW.
+    Future,
+    /// The signature does not verify strictly.
+    BadSig,
+    /// An older version of a held name.
+    Stale,
+    /// A PEER nobody asked for.
+    Unsolicited,
+    /// A GET for a dat not held.
+    GetMiss,
+}
+
+/// Number of distinct [`Reason`]s.
+pub const REASONS: usize = 9 + 10;
+
+impl Reason {
+    /// Every reason, in counter order.
+    pub fn all() -> [Reason; REASONS] {
+        let d = DecodeError::ALL;
+        [
+            Reason::Decode(d[0]),
+            Reason::Decode(d[1]),
+            Reason::Decode(d[2]),
+            Reason::Decode(d[3]),
+            Reason::Decode(d[4]),
+            Reason::Decode(d[5]),
+            Reason::Decode(d[6]),
+            Reason::Decode(d[7]),
+            Reason::Decode(d[8]),
+            Reason::Filter,
+            Reason::FromSelf,
+            Reason::Oversize,
+            Reason::WorkMismatch,
+            Reason::LowWork,
+            Reason::Future,
+            Reason::BadSig,
+            Reason::Stale,
+            Reason::Unsolicited,
+            Reason::GetMiss,
+        ]
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Reason::Decode(d) => d as usize,
+            Reason::Filter => 9,
+            Reason::FromSelf => 10,
+            Reason::Oversize => 11,
+            Reason::WorkMismatch => 12,
+            Reason::LowWork => 13,
+            Reason::Future => 14,
+            Reason::BadSig => 15,
+            Reason::Stale => 16,
+            Reason::Unsolicited => 17,
+            Reason::GetMiss => 18,
+        }
+    }
+
+    /// Short name for counters and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Decode(d) => d.name(),
+            Reason::Filter => "filter",
+            Reason::FromSelf => "from_self",
+            Reason::Oversize => "oversize",
+            Reason::WorkMismatch => "work_mismatch",
+            Reason::LowWork => "low_work",
+            Reason::Future => "future",
+            Reason::BadSig => "bad_sig",
+            Reason::Stale => "stale",
+            Reason::Unsolicited => "unsolicited_peer",
+            Reason::GetMiss => "get_miss",
+        }
+    }
+}
+
+/// Counters. Cheap to copy; drivers diff two copies to get rates.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Datagrams handled.
+    pub packets_in: u64,
+    /// Bytes handled.
+    pub bytes_in: u64,
+    /// Datagrams queued for sending.
+    pub packets_out: u64,
+    /// Bytes queued for sending.
+    pub bytes_out: u64,
+    /// Accepted datagrams by op.
+    pub in_by_op: [u64; 4],
+    /// Queued datagrams by op.
+    pub out_by_op: [u64; 4],
+    /// Drops by [`Reason`] (index order of [`Reason::all`]).
+    pub drops: [u64; REASONS],
+    /// PUTs for dats already held.
+    pub puts_known: u64,
+    /// Novel PUTs (new names and replacements).
+    pub puts_novel: u64,
+    /// GETs answered.
+    pub gets_answered: u64,
+    /// Packets whose filter insert evicted another key (the filter is saturated).
+    pub filter_saturated: u64,
+    /// Sends dropped because the outbox was full.
+    pub outbox_full: u64,
+    /// Peers added.
+    pub peers_added: u64,
+    /// Peers dropped for silence.
+    pub peers_dropped: u64,
+    /// Peers not added because the table was full.
+    pub peers_full: u64,
+    /// Peer descriptors refused (self, scope, or already known).
+    pub pds_refused: u64,
+    /// Dats removed by pruning.
+    pub dats_pruned: u64,
+    /// Epochs skipped because the driver fell too far behind.
+    pub epochs_skipped: u64,
+    /// Application events lost because nobody drained them.
+    pub events_lost: u64,
+}
+
+impl Stats {
+    /// The count for one reason.
+    pub fn drop_count(&self, r: Reason) -> u64 {
+        self.drops[r.index()]
+    }
+
+    /// All drops together.
+    pub fn drops_total(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+/// What an application GET asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// The dat with this work hash.
+    Work([u8; 32]),
+    /// The current dat of a name.
+    Name {
+        /// Owner.
+        pubkey: [u8; 32],
+        /// Key bytes (first `key_len` are meaningful).
+        key: [u8; KEY_MAX],
+        /// Key length.
+        key_len: u8,
+    },
+}
+
+impl Query {
+    /// A query by name; `None` if the key is longer than 32 bytes.
+    pub fn name(pubkey: [u8; 32], key: &[u8]) -> Option<Query> {
+        if key.len() > KEY_MAX {
+            return None;
+        }
+        let mut k = [0u8; KEY_MAX];
+        k[..key.len()].copy_from_slice(key);
+        Some(Query::Name {
+            pubkey,
+            key: k,
+            key_len: key.len() as u8,
+        })
+    }
+}
+
+/// Options of an application GET.
+#[derive(Clone, Copy, Debug)]
+pub struct GetOpts {
+    /// Give up after this many epochs.
+    pub timeout_epochs: u64,
+    /// Do not answer from the local store; only a dat arriving from the
+    /// network satisfies the request (to confirm that others hold it).
+    pub network_only: bool,
+    /// Prefer peers other than these (used to ask someone new).
+    pub avoid: [Option<SocketAddr>; MAX_FANOUT],
+}
+
+impl GetOpts {
+    /// Plain options with a timeout.
+    pub fn timeout(epochs: u64) -> GetOpts {
+        GetOpts {
+            timeout_epochs: epochs,
+            network_only: false,
+            avoid: [None; MAX_FANOUT],
+        }
+    }
+}
+
+/// Identifies an application GET.
+pub type GetId = u64;
+
+/// Results of application requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A GET found its dat; read it with [`Node::dat_by_work`].
+    Got {
+        /// Which request.
+        id: GetId,
+        /// Work hash of the dat found.
+        work: [u8; 32],
+        /// Who sent it (`None` when answered from the local store).
+        from: Option<SocketAddr>,
+    },
+    /// A GET ran out of time.
+    TimedOut {
+        /// Which request.
+        id: GetId,
+    },
+}
+
+/// Why an application PUT was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutError {
+    /// The dat fails a check; the reason says which.
+    Invalid(Reason),
+}
+
+impl std::fmt::Display for PutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PutError::Invalid(r) => write!(f, "dat refused: {}", r.name()),
+        }
+    }
+}
+
+impl std::error::Error for PutError {}
+
+/// Why an application GET could not start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GetError {
+    /// MAX_GETS requests are already in flight.
+    Busy,
+}
+
+#[derive(Clone, Copy)]
+struct Pending {
+    id: GetId,
+    query: Query,
+    deadline: u64,
+    next_send: u64,
+    avoid: [Option<SocketAddr>; MAX_FANOUT],
+}
+
+/// A fixed ring of outgoing datagrams.
+struct Outbox {
+    bufs: Box<[u8]>,
+    lens: Box<[u16]>,
+    addrs: Box<[SocketAddr]>,
+    head: usize,
+    len: usize,
+}
+
+impl Outbox {
+    fn new(slots: usize) -> Outbox {
+        let slots = slots.max(1);
+        Outbox {
+            bufs: vec![0u8; slots * PACKET_MAX].into_boxed_slice(),
+            lens: vec![0u16; slots].into_boxed_slice(),
+            addrs: vec![SocketAddr::from(([0, 0, 0, 0], 0)); slots].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn slots(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// The next free slot's buffer, or None when full.
+    fn next_free(&mut self) -> Option<(usize, &mut [u8])> {
+        if self.len == self.slots() {
+            return None;
+        }
+        let i = (self.head + self.len) % self.slots();
+        Some((i, &mut self.bufs[i * PACKET_MAX..(i + 1) * PACKET_MAX]))
+    }
+
+    fn commit(&mut self, i: usize, addr: SocketAddr, n: usize) {
+        self.lens[i] = n as u16;
+        self.addrs[i] = addr;
+        self.len += 1;
+    }
+
+    fn peek(&self) -> Option<(SocketAddr, &[u8])> {
+        if self.len == 0 {
+            return None;
+        }
+        let i = self.head;
+        Some((
+            self.addrs[i],
+            &self.bufs[i * PACKET_MAX..i * PACKET_MAX + self.lens[i] as usize],
+        ))
+    }
+
+    fn pop(&mut self) {
+        if self.len > 0 {
+            self.head = (self.head + 1) % self.slots();
+            self.len -= 1;
+        }
+    }
+}
+
+/// A Dave node.
+pub struct Node {
+    cfg: Config,
+    rng: Xoshiro256PlusPlus,
+    store: Store,
+    peers: Peers,
+    filter: PacketFilter,
+    ring: Vec<[u8; 32]>,
+    ring_head: usize,
+    ring_cursor: usize,
+    outbox: Outbox,
+    events: VecDeque<Event>,
+    gets: Vec<Pending>,
+    next_get_id: GetId,
+    me: Vec<SocketAddr>,
+    last_sent: Vec<SocketAddr>,
+    epoch: u64,
+    batch: u64,
+    now_ms: u64,
+    started: bool,
+    ping_cursor: usize,
+    seed_flip: bool,
+    stats: Stats,
+}
+
+impl Node {
+    /// A node with this configuration; allocates everything it will use.
+    pub fn new(cfg: Config) -> Node {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
+        let (k0, k1, k2, k3) = (
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+        );
+        let mut peers = Peers::new(cfg.max_peers.max(cfg.edges.len()), KeyedHash::new(k0, k1));
+        for e in &cfg.edges {
+            let e = canonical(*e);
+            if peers.find(e).is_none() {
+                peers.add(e, 0, true);
+            }
+        }
+        Node {
+            rng,
+            store: Store::new(cfg.dat_cap, cfg.dat_slack, KeyedHash::new(k2, k3)),
+            peers,
+            filter: PacketFilter::new(cfg.filter_cap),
+            ring: Vec::with_capacity(cfg.ring.max(1)),
+            ring_head: 0,
+            ring_cursor: 0,
+            outbox: Outbox::new(cfg.outbox_slots),
+            events: VecDeque::with_capacity(EVENT_SLOTS),
+            gets: Vec::with_capacity(MAX_GETS),
+            next_get_id: 1,
+            me: Vec::with_capacity(MAX_SELF_ADDRS),
+            last_sent: Vec::with_capacity(MAX_FANOUT),
+            epoch: 0,
+            batch: 0,
+            now_ms: 0,
+            started: false,
+            ping_cursor: 0,
+            seed_flip: false,
+            stats: Stats::default(),
+            cfg,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The store (read-only).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The peer table (read-only).
+    pub fn peers(&self) -> &Peers {
+        &self.peers
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The wall clock as last told, in ms.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Addresses the node knows as its own; never added as peers.
+    pub fn self_addrs(&self) -> &[SocketAddr] {
+        &self.me
+    }
+
+    /// Records an address as the node's own (at most [`MAX_SELF_ADDRS`]); a
+    /// peer entry with that address is removed.
+    pub fn add_self_addr(&mut self, a: SocketAddr) {
+        let a = canonical(a);
+        if !self.me.contains(&a) && self.me.len() < MAX_SELF_ADDRS {
+            self.me.push(a);
+        }
+        if let Some(i) = self.peers.find(a) {
+            self.peers.remove(i);
+        }
+    }
+
+    fn is_self(&self, a: SocketAddr) -> bool {
+        self.me.contains(&a)
+    }
+
+    /// Peers the last application PUT was sent to.
+    pub fn last_sent(&self) -> &[SocketAddr] {
+        &self.last_sent
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next datagram to send, without removing it.
+    pub fn peek_transmit(&self) -> Option<(SocketAddr, &[u8])> {
+        self.outbox.peek()
+    }
+
+    /// Removes the datagram returned by [`Node::peek_transmit`].
+    pub fn pop_transmit(&mut self) {
+        self.outbox.pop()
+    }
+
+    /// Datagrams waiting in the outbox.
+    pub fn transmit_len(&self) -> usize {
+        self.outbox.len
+    }
+
+    /// The held dat with this work hash.
+    pub fn dat_by_work(&self, work: &[u8; 32]) -> Option<Msg<'_>> {
+        self.store.find_work(work).map(|i| self.store.msg(i))
+    }
+
+    /// The held dat of this name.
+    pub fn dat_by_name(&self, pubkey: &[u8; 32], key: &[u8]) -> Option<Msg<'_>> {
+        self.store.find_name(pubkey, key).map(|i| self.store.msg(i))
+    }
+
+    /// Checks every bound and invariant; for tests and the simulator.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.store.check()?;
+        self.peers.check(&self.me)?;
+        if self.ring.len() > self.cfg.ring.max(1) {
+            return Err("ring above bound".into());
+        }
+        if self.gets.len() > MAX_GETS || self.events.len() > EVENT_SLOTS {
+            return Err("request tables above bound".into());
+        }
+        for i in 0..self.store.len() as u32 {
+            let m = self.store.msg(i);
+            if self.check_put(&m).is_err() {
+                return Err(format!("stored dat {} fails its checks", Hex(m.work)));
+            }
+        }
+        Ok(())
+    }
+
+    fn rand(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    fn drop_packet(&mut self, r: Reason, src: SocketAddr) {
+        self.stats.drops[r.index()] += 1;
+        debug!("/d/h/drop/{} from {src}", r.name());
+    }
+
+    fn enqueue(&mut self, to: SocketAddr, m: &Msg<'_>) {
+        let Some((i, buf)) = self.outbox.next_free() else {
+            self.stats.outbox_full += 1;
+            return;
+        };
+        match wire::encode_into(m, buf) {
+            Ok(n) => {
+                self.outbox.commit(i, to, n);
+                self.stats.packets_out += 1;
+                self.stats.bytes_out += n as u64;
+                self.stats.out_by_op[m.op as usize] += 1;
+            }
+            Err(e) => debug!("/d/send/encode {e}"),
+        }
+    }
+
+    fn enqueue_dat(&mut self, to: SocketAddr, slot: u32) {
+        let Some((i, buf)) = self.outbox.next_free() else {
+            self.stats.outbox_full += 1;
+            return;
+        };
+        let rec = self.store.record(slot);
+        let n = rec.len();
+        buf[..n].copy_from_slice(rec);
+        self.outbox.commit(i, to, n);
+        self.stats.packets_out += 1;
+        self.stats.bytes_out += n as u64;
+        self.stats.out_by_op[Op::Put as usize] += 1;
+    }
+
+    // ---- time ----
+
+    /// Advances to `now.epoch`, running every task that fell due (at most
+    /// [`MAX_CATCHUP_EPOCHS`]; older epochs are skipped and counted).
+    ///
+    /// One call is one batch: a peer is seeded at most one dat per batch,
+    /// because a receiver reads a burst in one go and its packet filter
+    /// would pass only one of them anyway (PROTOCOL.md 5.5).
+    pub fn handle_tick(&mut self, now: Now) {
+        self.now_ms = now.unix_ms;
+        self.batch += 1;
+        if !self.started {
+            self.started = true;
+            self.epoch = now.epoch;
+            self.ping_edges();
+        }
+        if now.epoch <= self.epoch {
+            return;
+        }
+        let gap = now.epoch - self.epoch;
+        if gap > MAX_CATCHUP_EPOCHS {
+            let skip = gap - MAX_CATCHUP_EPOCHS;
+            self.stats.epochs_skipped += skip;
+            self.epoch += skip;
+        }
+        while self.epoch < now.epoch {
+            self.epoch += 1;
+            self.tick_one();
+        }
+    }
+
+    fn ping_edges(&mut self) {
+        for i in 0..self.peers.len() {
+            if self.peers.get(i).edge {
+                self.ping(i);
+            }
+        }
+    }
+
+    fn tick_one(&mut self) {
+        let e = self.epoch;
+        self.filter.reset();
+        if e % self.cfg.seed_epochs.max(1) == 0 {
+            self.seed();
+        }
+        if e % self.cfg.pull_epochs.max(1) == 0 {
+            self.pull();
+        }
+        self.sweep_peers();
+        if e % self.cfg.prune_epochs.max(1) == 0 {
+            self.prune();
+        }
+        if !self.gets.is_empty() {
+            self.tick_gets();
+        }
+    }
+
+    /// Peers that may be sent seeded, pushed or pulled dats.
+    fn gossip_ok(p: &Peer, now: u64, cfg: &Config) -> bool {
+        (p.edge || now.saturating_sub(p.added) >= cfg.delay_epochs)
+            && p.silence(now) < 2 * cfg.ping_epochs
+    }
+
+    fn select(&mut self, ok: impl FnMut(&Peer) -> bool) -> Option<usize> {
+        let (a, b, c) = (self.rand(), self.rand(), self.rand());
+        self.peers.select(self.cfg.probe, a, b, c, ok)
+    }
+
+    /// A peer for gossip; with `seed`, one not yet seeded in this batch.
+    fn select_gossip(&mut self, seed: bool) -> Option<usize> {
+        let now = self.epoch;
+        let batch = if seed { self.batch } else { NEVER - 1 };
+        let cfg = &self.cfg;
+        let (a, b, c) = (
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+        );
+        self.peers.select(cfg.probe, a, b, c, |p| {
+            p.seeded_batch != batch && Self::gossip_ok(p, now, cfg)
+        })
+    }
+
+    fn seed(&mut self) {
+        if self.store.is_empty() {
+            return;
+        }
+        let Some(pi) = self.select_gossip(true) else {
+            return;
+        };
+        self.peers.get_mut(pi).seeded_batch = self.batch;
+        let to = self.peers.get(pi).addr;
+        self.seed_flip = !self.seed_flip;
+        let slot = if self.seed_flip || self.ring.is_empty() {
+            let r = self.rand();
+            self.store.random(r)
+        } else {
+            self.ring_cursor = (self.ring_cursor + 1) % self.ring.len();
+            let w = self.ring[self.ring_cursor];
+            self.store.find_work(&w)
+        };
+        if let Some(s) = slot {
+            self.enqueue_dat(to, s);
+        }
+    }
+
+    fn pull(&mut self) {
+        let r = self.rand();
+        let Some(slot) = self.store.random(r) else {
+            return;
+        };
+        let Some(pi) = self.select_gossip(false) else {
+            return;
+        };
+        let to = self.peers.get(pi).addr;
+        let n = self.store.name(slot);
+        let (pubkey, mut key) = (*n.pubkey, [0u8; KEY_MAX]);
+        let klen = n.key.len();
+        key[..klen].copy_from_slice(n.key);
+        let m = Msg {
+            op: Op::Get,
+            key: &key[..klen],
+            pubkey: &pubkey,
+            ..Msg::default()
+        };
+        self.enqueue(to, &m);
+    }
+
+    fn ping(&mut self, i: usize) {
+        let now = self.epoch;
+        let p = self.peers.get_mut(i);
+        p.pinged = now;
+        p.awaiting_peer = true;
+        let to = p.addr;
+        debug!("/d/pi/ping {to}");
+        self.enqueue(to, &Msg::op(Op::Getpeer));
+    }
+
+    /// Visits a share of the table each epoch, so every peer is checked
+    /// about once per PING epochs and pings are spread out, not bursty.
+    fn sweep_peers(&mut self) {
+        let n = self.peers.len();
+        if n == 0 {
+            return;
+        }
+        let ping = self.cfg.ping_epochs.max(1);
+        let mut visits = (n as u64).div_ceil(ping) as usize;
+        let now = self.epoch;
+        while visits > 0 && !self.peers.is_empty() {
+            visits -= 1;
+            if self.ping_cursor >= self.peers.len() {
+                self.ping_cursor = 0;
+            }
+            let i = self.ping_cursor;
+            let p = *self.peers.get(i);
+            let heard = if p.seen == NEVER { p.added } else { p.seen };
+            let silence = now.saturating_sub(heard);
+            if !p.edge && silence >= self.cfg.drop_epochs {
+                debug!("/d/pi/drop {} silent {silence} epochs", p.addr);
+                self.peers.remove(i);
+                self.stats.peers_dropped += 1;
+                continue; // the last peer moved into slot i
+            }
+            let due = p.seen == NEVER || silence >= ping;
+            let rested = p.pinged == NEVER || now.saturating_sub(p.pinged) >= ping;
+            if due && rested {
+                self.ping(i);
+            }
+            self.ping_cursor += 1;
+        }
+    }
+
+    fn prune(&mut self) {
+        let r = self.store.prune(self.now_ms);
+        if r.before > r.kept {
+            self.stats.dats_pruned += (r.before - r.kept) as u64;
+        }
+        info!(
+            "/d/pr kept {} of {} dats (cap {}), {} peers",
+            r.kept,
+            r.before,
+            self.store.cap(),
+            self.peers.len()
+        );
+    }
+
+    fn tick_gets(&mut self) {
+        let now = self.epoch;
+        let mut i = 0;
+        while i < self.gets.len() {
+            let g = self.gets[i];
+            if now >= g.deadline {
+                self.gets.swap_remove(i);
+                self.push_event(Event::TimedOut { id: g.id });
+                continue;
+            }
+            if now >= g.next_send {
+                self.gets[i].next_send = now + GET_RESEND_PULLS * self.cfg.pull_epochs.max(1);
+                self.send_get(&g);
+            }
+            i += 1;
+        }
+    }
+
+    fn push_event(&mut self, e: Event) {
+        if self.events.len() == EVENT_SLOTS {
+            self.events.pop_front();
+            self.stats.events_lost += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    // ---- application ----
+
+    /// Peers an application request may go to now: those that answered
+    /// recently; before any has, the edges.
+    fn app_targets(&mut self, avoid: &[Option<SocketAddr>]) -> [Option<SocketAddr>; MAX_FANOUT] {
+        let fanout = self.cfg.fanout.clamp(1, MAX_FANOUT);
+        let now = self.epoch;
+        let alive = 2 * self.cfg.ping_epochs;
+        let mut out = [None; MAX_FANOUT];
+        // First choice: live peers not avoided; then live avoided ones; then edges.
+        for pass in 0..3 {
+            for k in 0..fanout {
+                if out[k].is_some() {
+                    continue;
+                }
+                let chosen = out;
+                let pick = self.select(|p| {
+                    let fresh = !chosen.contains(&Some(p.addr));
+                    let live = p.silence(now) < alive;
+                    let avoided = avoid.contains(&Some(p.addr));
+                    fresh
+                        && match pass {
+                            0 => live && !avoided,
+                            1 => live,
+                            _ => p.edge,
+                        }
+                });
+                out[k] = pick.map(|i| self.peers.get(i).addr);
+            }
+        }
+        out
+    }
+
+    /// Checks a PUT exactly as a received one is checked (everything but
+    /// whether it is novel); returns its difficulty.
+    pub fn check_put(&self, m: &Msg<'_>) -> Result<u8, Reason> {
+        let (Some(work), Some(pubkey), Some(sig)) = (m.work32(), m.pubkey32(), m.sig64()) else {
+            return Err(Reason::Decode(DecodeError::Missing));
+        };
+        let canon = Msg {
+            op: Op::Put,
+            npds: 0,
+            ..*m
+        };
+        if canon.encoded_len() > PACKET_MAX {
+            return Err(Reason::Oversize);
+        }
+        let Ok(time) = <&[u8; 8]>::try_from(m.time) else {
+            return Err(Reason::Decode(DecodeError::Missing));
+        };
+        if m.time_ms() > self.now_ms.saturating_add(self.cfg.max_skew_ms) {
+            return Err(Reason::Future);
+        }
+        let load = pow::load(m.key, m.val, time);
+        let w = pow::work(m.salt, &load);
+        if &w != work {
+            return Err(Reason::WorkMismatch);
+        }
+        let d = pow::difficulty(&w);
+        if d < self.cfg.min_work {
+            return Err(Reason::LowWork);
+        }
+        if !pow::verify(pubkey, work, sig) {
+            return Err(Reason::BadSig);
+        }
+        Ok(d)
+    }
+
+    /// Stores a dat made by this node's application as novel and sends it to
+    /// FANOUT peers at once. Returns its work hash; [`Node::last_sent`] says
+    /// where it went.
+    pub fn put(&mut self, m: &Msg<'_>) -> Result<[u8; 32], PutError> {
+        let d = self.check_put(m).map_err(PutError::Invalid)?;
+        let work = *m.work32().expect("checked");
+        let now_ms = self.now_ms;
+        match self.store.insert(m, d, now_ms) {
+            Insert::Stale => return Err(PutError::Invalid(Reason::Stale)),
+            _ => self.novel(work),
+        }
+        self.last_sent.clear();
+        let targets = self.app_targets(&[]);
+        let slot = self.store.find_work(&work).expect("just stored");
+        for to in targets.into_iter().flatten() {
+            self.last_sent.push(to);
+            self.enqueue_dat(to, slot);
+        }
+        debug!("/d/put {} to {} peers", Hex(&work), self.last_sent.len());
+        Ok(work)
+    }
+
+    /// Starts an application GET. Answered from the store at once when
+    /// possible (unless `network_only`), otherwise sent to FANOUT peers now
+    /// and again every few PULL periods until found or timed out.
+    pub fn get(&mut self, query: Query, opts: GetOpts) -> Result<GetId, GetError> {
+        let id = self.next_get_id;
+        if !opts.network_only {
+            if let Some(slot) = self.lookup(&query) {
+                self.next_get_id += 1;
+                let work = self.store.meta(slot).work;
+                self.push_event(Event::Got {
+                    id,
+                    work,
+                    from: None,
+                });
+                return Ok(id);
+            }
+        }
+        if self.gets.len() >= MAX_GETS {
+            return Err(GetError::Busy);
+        }
+        self.next_get_id += 1;
+        let p = Pending {
+            id,
+            query,
+            deadline: self.epoch.saturating_add(opts.timeout_epochs),
+            next_send: self.epoch + GET_RESEND_PULLS * self.cfg.pull_epochs.max(1),
+            avoid: opts.avoid,
+        };
+        self.gets.push(p);
+        self.send_get(&p);
+        Ok(id)
+    }
+
+    /// Abandons an application GET.
+    pub fn cancel(&mut self, id: GetId) {
+        self.gets.retain(|g| g.id != id);
+    }
+
+    fn lookup(&self, q: &Query) -> Option<u32> {
+        match q {
+            Query::Work(w) => self.store.find_work(w),
+            Query::Name {
+                pubkey,
+                key,
+                key_len,
+            } => self.store.find_name(pubkey, &key[..*key_len as usize]),
+        }
+    }
+
+    fn send_get(&mut self, g: &Pending) {
+        let targets = self.app_targets(&g.avoid);
+        let (work, pubkey, key): (&[u8], &[u8], &[u8]) = match &g.query {
+            Query::Work(w) => (w, &[], &[]),
+            Query::Name {
+                pubkey,
+                key,
+                key_len,
+            } => (&[], pubkey, &key[..*key_len as usize]),
+        };
+        let m = Msg {
+            op: Op::Get,
+            work,
+            pubkey,
+            key,
+            ..Msg::default()
+        };
+        for to in targets.into_iter().flatten() {
+            self.enqueue(to, &m);
+        }
+    }
+
+    /// Completes pending GETs that the dat in `slot` (just received from
+    /// `from`) answers.
+    fn answer_gets(&mut self, slot: u32, from: SocketAddr) {
+        let work = self.store.meta(slot).work;
+        let mut i = 0;
+        while i < self.gets.len() {
+            let g = self.gets[i];
+            let hit = match &g.query {
+                Query::Work(w) => *w == work,
+                Query::Name { .. } => self.lookup(&g.query) == Some(slot),
+            };
+            if hit {
+                self.gets.swap_remove(i);
+                self.push_event(Event::Got {
+                    id: g.id,
+                    work,
+                    from: Some(from),
+                });
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn novel(&mut self, work: [u8; 32]) {
+        self.stats.puts_novel += 1;
+        let cap = self.cfg.ring.max(1);
+        if self.ring.len() < cap {
+            self.ring.push(work);
+        } else {
+            self.ring[self.ring_head] = work;
+        }
+        self.ring_head = (self.ring_head + 1) % cap;
+    }
+
+    // ---- receiving ----
+
+    /// Handles one datagram from `src`.
+    pub fn handle_packet(&mut self, src: SocketAddr, bytes: &[u8]) {
+        let src = canonical(src);
+        self.stats.packets_in += 1;
+        self.stats.bytes_in += bytes.len() as u64;
+        let m = match wire::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.drops[Reason::Decode(e).index()] += 1;
+                debug!("/lstn/drop/{} from {src} ({} bytes)", e.name(), bytes.len());
+                return;
+            }
+        };
+        match self.filter.check(filter::filter_key(src, m.op)) {
+            Verdict::Pass => {}
+            Verdict::Seen => {
+                self.stats.drops[Reason::Filter.index()] += 1;
+                debug!("/lstn/drop/filter {} from {src}", m.op.name());
+                return;
+            }
+            // The key was placed but another was evicted: count, and go on.
+            Verdict::Full => self.stats.filter_saturated += 1,
+        }
+        if self.is_self(src) {
+            return self.drop_packet(Reason::FromSelf, src);
+        }
+        self.stats.in_by_op[m.op as usize] += 1;
+        match m.op {
+            Op::Getpeer => self.on_getpeer(src),
+            Op::Peer => self.on_peer(src, &m),
+            Op::Put => self.on_put(src, &m),
+            Op::Get => self.on_get(src, &m),
+        }
+    }
+
+    /// Marks `src` seen, adding it to the table if there is room.
+    fn saw(&mut self, src: SocketAddr) -> Option<usize> {
+        let now = self.epoch;
+        let i = match self.peers.find(src) {
+            Some(i) => i,
+            None => match self.peers.add(src, now, false) {
+                Some(i) => {
+                    self.stats.peers_added += 1;
+                    debug!("/d/pi/add {src}");
+                    i
+                }
+                None => {
+                    self.stats.peers_full += 1;
+                    return None;
+                }
+            },
+        };
+        self.peers.get_mut(i).seen = now;
+        Some(i)
+    }
+
+    fn on_getpeer(&mut self, src: SocketAddr) {
+        self.saw(src);
+        let now = self.epoch;
+        let open = self.cfg.open_epochs;
+        let mut m = Msg::op(Op::Peer);
+        // Reservoir-sample up to NPEER peers seen within OPEN epochs.
+        let mut seen = 0u64;
+        for i in 0..self.peers.len() {
+            let p = *self.peers.get(i);
+            if p.addr == src || p.silence(now) > open {
+                continue;
+            }
+            seen += 1;
+            if (m.npds as usize) < NPEER {
+                m.pds[m.npds as usize] = Pd::from_addr(p.addr);
+                m.npds += 1;
+            } else {
+                let r = self.rand() % seen;
+                if (r as usize) < NPEER {
+                    m.pds[r as usize] = Pd::from_addr(p.addr);
+                }
+            }
+        }
+        self.enqueue(src, &m);
+    }
+
+    fn on_peer(&mut self, src: SocketAddr, m: &Msg<'_>) {
+        let Some(i) = self.peers.find(src) else {
+            return self.drop_packet(Reason::Unsolicited, src);
+        };
+        if !self.peers.get(i).awaiting_peer {
+            return self.drop_packet(Reason::Unsolicited, src);
+        }
+        let now = self.epoch;
+        {
+            let p = self.peers.get_mut(i);
+            p.awaiting_peer = false;
+            p.seen = now;
+        }
+        for pd in m.peers() {
+            let a = pd.addr();
+            if self.is_self(a) || !scope_allows(src.ip(), a.ip()) || self.peers.find(a).is_some() {
+                self.stats.pds_refused += 1;
+                continue;
+            }
+            if self.peers.add(a, now, false).is_some() {
+                self.stats.peers_added += 1;
+                debug!("/d/pi/learn {a} from {src}");
+            } else {
+                self.stats.peers_full += 1;
+            }
+        }
+    }
+
+    fn on_get(&mut self, src: SocketAddr, m: &Msg<'_>) {
+        self.saw(src);
+        let slot = if let Some(w) = m.work32() {
+            self.store.find_work(w)
+        } else if let Some(pk) = m.pubkey32() {
+            self.store.find_name(pk, m.key)
+        } else {
+            None
+        };
+        match slot {
+            Some(s) => {
+                self.stats.gets_answered += 1;
+                self.enqueue_dat(src, s);
+            }
+            None => self.drop_packet(Reason::GetMiss, src),
+        }
+    }
+
+    fn on_put(&mut self, src: SocketAddr, m: &Msg<'_>) {
+        let work = m.work32().expect("validated");
+        if let Some(slot) = self.store.find_work(work) {
+            self.stats.puts_known += 1;
+            self.saw(src);
+            if !self.gets.is_empty() {
+                self.answer_gets(slot, src);
+            }
+            return;
+        }
+        let d = match self.check_put(m) {
+            Ok(d) => d,
+            Err(r) => return self.drop_packet(r, src),
+        };
+        let now_ms = self.now_ms;
+        let ins = self.store.insert(m, d, now_ms);
+        let peer = self.saw(src);
+        if !ins.is_novel() {
+            return self.drop_packet(Reason::Stale, src);
+        }
+        self.novel(*work);
+        if let Some(i) = peer {
+            self.peers.get_mut(i).trust += pow::mass_f64(d, m.time_ms(), now_ms);
+        }
+        debug!(
+            "/d/h/put/novel {} d={d} {} bytes from {src}",
+            Hex(work),
+            m.val.len()
+        );
+        if !self.gets.is_empty() {
+            let slot = self.store.find_work(work).expect("just stored");
+            self.answer_gets(slot, src);
+        }
+    }
+}

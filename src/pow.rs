@@ -1,0 +1,204 @@
+//! Proof of work, signatures and mass (PROTOCOL.md section 3).
+//!
+//! ```text
+//! load = blake3(len(key) as u8 || key || val || time)
+//! work = blake3(salt || load)
+//! ```
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use std::cmp::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
+use std::sync::Arc;
+use std::thread;
+
+/// Least difficulty (leading zero bits) a node accepts.
+pub const MIN_WORK: u8 = 8;
+
+/// The hash of everything a writer commits to. `key` must be at most 255 bytes
+/// (the wire allows 32).
+pub fn load(key: &[u8], val: &[u8], time: &[u8; 8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&[key.len() as u8]);
+    h.update(key);
+    h.update(val);
+    h.update(time);
+    *h.finalize().as_bytes()
+}
+
+/// `blake3(salt || load)`.
+pub fn work(salt: &[u8], load: &[u8; 32]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(salt);
+    h.update(load);
+    *h.finalize().as_bytes()
+}
+
+/// Leading zero bits of a hash, byte 0 first, most significant bit first.
+pub fn difficulty(work: &[u8; 32]) -> u8 {
+    let mut n = 0u32;
+    for b in work {
+        if *b == 0 {
+            n += 8;
+        } else {
+            return (n + b.leading_zeros()) as u8;
+        }
+    }
+    n.min(255) as u8
+}
+
+/// Age in ms used by mass: at least 1 so that fresh and future-dated dats
+/// have a finite mass.
+pub fn age_ms(time_ms: u64, now_ms: u64) -> u64 {
+    now_ms.saturating_sub(time_ms).max(1)
+}
+
+/// Compares `d_a / age_a` with `d_b / age_b` exactly, in integers.
+pub fn cmp_mass(d_a: u8, age_a: u64, d_b: u8, age_b: u64) -> Ordering {
+    let l = d_a as u128 * age_b as u128;
+    let r = d_b as u128 * age_a as u128;
+    l.cmp(&r)
+}
+
+/// `difficulty / max(1, now - time)` as a float, for trust (a local
+/// heuristic); orderings use [`cmp_mass`].
+pub fn mass_f64(difficulty: u8, time_ms: u64, now_ms: u64) -> f64 {
+    difficulty as f64 / age_ms(time_ms, now_ms) as f64
+}
+
+/// Checks a signature strictly (RFC 8032, no small-order keys, no malleable
+/// signatures) over the 32 bytes of `work`.
+pub fn verify(pubkey: &[u8; 32], work: &[u8; 32], sig: &[u8; 64]) -> bool {
+    let Ok(vk) = VerifyingKey::from_bytes(pubkey) else {
+        return false;
+    };
+    vk.verify_strict(work, &Signature::from_bytes(sig)).is_ok()
+}
+
+/// Signs `work` with `key`.
+pub fn sign(key: &SigningKey, work: &[u8; 32]) -> [u8; 64] {
+    key.sign(work).to_bytes()
+}
+
+/// Salt size the solver writes: an 8-byte little-endian counter.
+pub const SOLVER_SALT_LEN: usize = 8;
+
+/// The outcome of a solve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Solution {
+    /// The salt found.
+    pub salt: [u8; SOLVER_SALT_LEN],
+    /// `blake3(salt || load)`.
+    pub work: [u8; 32],
+    /// Attempts made by all threads together.
+    pub attempts: u64,
+}
+
+/// Searches salts until `difficulty(work) >= bits`, on `threads` threads.
+///
+/// Thread `i` tries the counters `i, i + threads, i + 2*threads, ...` (disjoint
+/// salt spaces); the first hit stops every thread. With one thread the result
+/// is the smallest counter that works, so it is reproducible. `progress`
+/// is updated with the attempts made so far (roughly, every 4096 attempts per
+/// thread) so a caller can show it.
+pub fn solve(load: &[u8; 32], bits: u8, threads: usize, progress: Option<&AtomicU64>) -> Solution {
+    let threads = threads.max(1);
+    let found = Arc::new(AtomicBool::new(false));
+    let total = AtomicU64::new(0);
+    let best: std::sync::Mutex<Option<(u64, [u8; 32])>> = std::sync::Mutex::new(None);
+    thread::scope(|s| {
+        for t in 0..threads {
+            let found = &found;
+            let total = &total;
+            let best = &best;
+            s.spawn(move || {
+                // The load's hasher state is shared by every attempt: hash
+                // salt || load from a fresh hasher (64 bytes total is one
+                // blake3 block, so there is nothing to precompute).
+                let mut ctr = t as u64;
+                let mut done = 0u64;
+                loop {
+                    let salt = ctr.to_le_bytes();
+                    let w = work(&salt, load);
+                    done += 1;
+                    if difficulty(&w) >= bits {
+                        let mut b = best.lock().unwrap_or_else(|e| e.into_inner());
+                        if b.is_none_or(|(c, _)| ctr < c) {
+                            *b = Some((ctr, w));
+                        }
+                        found.store(true, AtOrd::Relaxed);
+                        break;
+                    }
+                    if done & 4095 == 0 {
+                        total.fetch_add(4096, AtOrd::Relaxed);
+                        if let Some(p) = progress {
+                            p.fetch_add(4096, AtOrd::Relaxed);
+                        }
+                        if found.load(AtOrd::Relaxed) {
+                            break;
+                        }
+                    }
+                    ctr = ctr.wrapping_add(threads as u64);
+                }
+                total.fetch_add(done & 4095, AtOrd::Relaxed);
+            });
+        }
+    });
+    let (ctr, w) = best
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .expect("a solver thread always finds a salt before stopping");
+    Solution {
+        salt: ctr.to_le_bytes(),
+        work: w,
+        attempts: total.load(AtOrd::Relaxed),
+    }
+}
+
+/// The number of threads `solve` should use: every core.
+pub fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn difficulty_counts_bits() {
+        let mut w = [0xffu8; 32];
+        assert_eq!(difficulty(&w), 0);
+        w[0] = 0;
+        w[1] = 0x01;
+        assert_eq!(difficulty(&w), 15);
+        w[0] = 0;
+        w[1] = 0;
+        w[2] = 0x01;
+        w[3] = 0xdb;
+        assert_eq!(difficulty(&w), 23);
+        assert_eq!(difficulty(&[0; 32]), 255);
+    }
+
+    #[test]
+    fn mass_compares_exactly() {
+        // 8/3 vs 5/2: 16 vs 15.
+        assert_eq!(cmp_mass(8, 3, 5, 2), Ordering::Greater);
+        assert_eq!(cmp_mass(4, 2, 2, 1), Ordering::Equal);
+        assert_eq!(age_ms(10, 5), 1);
+        assert_eq!(age_ms(5, 10), 5);
+        // Large ages do not overflow.
+        assert_eq!(cmp_mass(255, u64::MAX, 255, u64::MAX - 1), Ordering::Less);
+    }
+
+    #[test]
+    fn solver_meets_difficulty_on_every_thread_count() {
+        let l = load(b"k", b"v", &[1; 8]);
+        for threads in [1, 2, 3] {
+            let s = solve(&l, 12, threads, None);
+            assert!(difficulty(&s.work) >= 12);
+            assert_eq!(work(&s.salt, &l), s.work);
+            assert!(s.attempts >= 1);
+        }
+        // One thread finds the smallest counter: reproducible.
+        assert_eq!(solve(&l, 10, 1, None), solve(&l, 10, 1, None));
+    }
+}
