@@ -503,16 +503,43 @@ impl Node {
         self.store.find_name(pubkey, key).map(|i| self.store.msg(i))
     }
 
-    /// Checks every bound and invariant; for tests and the simulator.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        self.store.check()?;
-        self.peers.check(&self.me)?;
+    /// Checks every bound in O(1) plus the self-address rule; cheap enough
+    /// to run after every event in a simulation.
+    pub fn check_bounds(&self) -> Result<(), String> {
+        if self.peers.len() > self.peers.max() {
+            return Err(format!(
+                "{} peers above bound {}",
+                self.peers.len(),
+                self.peers.max()
+            ));
+        }
+        if self.store.len() > self.store.max_dats() {
+            return Err(format!(
+                "{} dats above bound {}",
+                self.store.len(),
+                self.store.max_dats()
+            ));
+        }
         if self.ring.len() > self.cfg.ring.max(1) {
             return Err("ring above bound".into());
         }
         if self.gets.len() > MAX_GETS || self.events.len() > EVENT_SLOTS {
             return Err("request tables above bound".into());
         }
+        for a in &self.me {
+            if self.peers.find(*a).is_some() {
+                return Err(format!("the node lists itself ({a})"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every bound and invariant, re-verifying every stored dat
+    /// (proof of work and signature); for tests and the simulator.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.check_bounds()?;
+        self.store.check()?;
+        self.peers.check(&self.me)?;
         for i in 0..self.store.len() as u32 {
             let m = self.store.msg(i);
             if self.check_put(&m).is_err() {
@@ -861,6 +888,24 @@ impl Node {
         }
         debug!("/d/put {} to {} peers", Hex(&work), self.last_sent.len());
         Ok(work)
+    }
+
+    /// Loads a dat from storage (a backup file, or a restarted simulated
+    /// node): checked exactly like a received PUT, stored without being
+    /// sent anywhere, and not counted as novel. Stale dats are refused.
+    pub fn restore(&mut self, m: &Msg<'_>) -> Result<[u8; 32], PutError> {
+        if let Some(w) = m.work32() {
+            if self.store.find_work(w).is_some() {
+                return Ok(*w);
+            }
+        }
+        let d = self.check_put(m).map_err(PutError::Invalid)?;
+        let work = *m.work32().expect("checked");
+        let now_ms = self.now_ms;
+        match self.store.insert(m, d, now_ms) {
+            Insert::Stale => Err(PutError::Invalid(Reason::Stale)),
+            _ => Ok(work),
+        }
     }
 
     /// Starts an application GET. Answered from the store at once when
