@@ -1,0 +1,183 @@
+//! The real `daved` binary on loopback: a small network, keygen, set, get,
+//! exit codes, and a clean stop on SIGTERM.
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_daved");
+
+/// A loopback port nobody is using right now.
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dave-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Nodes killed when the test ends, however it ends.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start_node(port: u16, edge: Option<u16>, log: &Path) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-l", &format!("127.0.0.1:{port}"), "--status", "1"]);
+    if let Some(e) = edge {
+        cmd.args(["-e", &format!("127.0.0.1:{e}")]);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("daved starts")
+}
+
+fn daved(args: &[&str], home: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::null())
+        .output()
+        .expect("daved runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn field<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name).map(str::trim))
+        .unwrap_or_else(|| panic!("no `{name}` line in:\n{out}"))
+}
+
+#[test]
+fn write_through_one_node_and_read_through_another() {
+    let dir = tmpdir("net");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes = Nodes(Vec::new());
+    nodes.0.push(start_node(ports[0], None, &dir.join("n0.log")));
+    for (i, p) in ports.iter().enumerate().skip(1) {
+        nodes.0.push(start_node(*p, Some(ports[0]), &dir.join(format!("n{i}.log"))));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+
+    let kg = daved(&["keygen"], &dir);
+    assert!(kg.status.success(), "keygen failed: {}", text(&kg.stderr));
+    let pubkey = text(&kg.stdout).trim().to_string();
+    assert_eq!(pubkey.len(), 64);
+    let key_file = dir.join("dave").join("key");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "key file mode");
+    // keygen refuses to overwrite.
+    let again = daved(&["keygen"], &dir);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("--force"));
+    let pk = daved(&["pubkey"], &dir);
+    assert_eq!(text(&pk.stdout).trim(), pubkey);
+
+    let e0 = format!("127.0.0.1:{}", ports[0]);
+    let e2 = format!("127.0.0.1:{}", ports[2]);
+    let set = daved(&["-e", &e0, "set", "--key", "greeting", "-d", "12", "hello dave"], &dir);
+    let out = text(&set.stdout);
+    assert!(set.status.success(), "set failed: {}{out}", text(&set.stderr));
+    let work = field(&out, "work").to_string();
+    assert_eq!(field(&out, "pubkey"), pubkey);
+    assert_eq!(field(&out, "name"), "greeting");
+    assert!(work.starts_with("000"), "12 bits of work: {work}");
+    assert!(text(&set.stderr).contains("confirmed by"), "{}", text(&set.stderr));
+
+    // By work hash and by name, through another node.
+    let got = daved(&["-e", &e2, "get", &work], &dir);
+    assert!(got.status.success(), "get by hash: {}", text(&got.stderr));
+    assert_eq!(got.stdout, b"hello dave");
+    let got = daved(&["-e", &e2, "get", &pubkey, "greeting"], &dir);
+    assert!(got.status.success(), "get by name: {}", text(&got.stderr));
+    assert_eq!(got.stdout, b"hello dave");
+
+    // A value named by its hash, and binary-safe output.
+    let set = daved(&["-e", &e0, "set", "-d", "8", "--", "-dash value-"], &dir);
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let name = field(&text(&set.stdout), "name").to_string();
+    assert_eq!(name, format!("hex:{}", blake3::hash(b"-dash value-").to_hex()));
+    let got = daved(&["-e", &e2, "get", &pubkey, &name], &dir);
+    assert_eq!(got.stdout, b"-dash value-", "{}", text(&got.stderr));
+
+    // Not found: exit 1 and a message saying what was tried.
+    let miss = daved(&["-e", &e2, "-t", "0.5", "get", &"ab".repeat(32)], &dir);
+    assert_eq!(miss.status.code(), Some(1));
+    let err = text(&miss.stderr);
+    assert!(err.contains("not found") && err.contains(&e2), "{err}");
+
+    // A node stops cleanly on SIGTERM and says so.
+    let pid = nodes.0[1].id() as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = nodes.0[1].try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "node ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let log = std::fs::read_to_string(dir.join("n1.log")).unwrap();
+    for line in log.lines() {
+        assert!(line.contains(" /"), "log line without a /fn/proc/action prefix: {line}");
+    }
+    assert!(log.contains("/d/start") && log.contains("/d/stop"), "{log}");
+    assert!(log.contains("/d/st peers="), "status lines: {log}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_runtime_failures_exit_1() {
+    let dir = tmpdir("usage");
+    for args in [
+        &["frobnicate"][..],
+        &["get"],
+        &["get", "nothex"],
+        &["set"],
+        &["set", "-d", "3", "x"],
+        &["--cap", "lots"],
+        &["-d", "9"],
+        &["--bogus"],
+        &["keygen", "extra"],
+    ] {
+        let o = daved(args, &dir);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("Usage: daved"), "{args:?} prints usage");
+    }
+    let help = daved(&["--help"], &dir);
+    assert!(help.status.success());
+    let h = text(&help.stdout);
+    for word in ["keygen", "set", "get", "Examples", "--epoch", "--cap", "Exit status"] {
+        assert!(h.contains(word), "--help mentions {word}");
+    }
+    // No key yet: set says how to make one.
+    let o = daved(&["-e", "127.0.0.1:9", "set", "x"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("daved keygen"), "{}", text(&o.stderr));
+    // No node there: a timeout that names the edge and suggests starting one.
+    assert!(daved(&["keygen"], &dir).status.success());
+    let port = free_port();
+    let o = daved(&["-e", &format!("127.0.0.1:{port}"), "-t", "0.3", "set", "x"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("is a node running"), "{err}");
+}
