@@ -86,6 +86,8 @@ pub struct Config {
     pub probe: u32,
     /// See [`FANOUT`].
     pub fanout: usize,
+    /// Remember novel dats for [`crate::node::Node::drain_novel`] (a backup file).
+    pub track_novel: bool,
 }
 
 impl Default for Config {
@@ -111,6 +113,7 @@ impl Default for Config {
             pull_epochs: PULL_EPOCHS,
             probe: PROBE,
             fanout: FANOUT,
+            track_novel: false,
         }
     }
 }

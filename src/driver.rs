@@ -263,14 +263,20 @@ impl Driver {
     }
 
     /// Runs until `stop` is set, logging a `/d/st` status line every
-    /// `status_every` (if not zero).
-    pub fn run(&mut self, stop: &AtomicBool, status_every: Duration) -> io::Result<()> {
+    /// `status_every` (if not zero) and calling `after_turn` after each turn.
+    pub fn run(
+        &mut self,
+        stop: &AtomicBool,
+        status_every: Duration,
+        mut after_turn: impl FnMut(&mut Node),
+    ) -> io::Result<()> {
         let mut last = (Instant::now(), *self.node.stats(), self.stats);
         while !stop.load(Ordering::Relaxed) {
             if let Err(e) = self.turn(Duration::from_millis(50)) {
                 warn!("/lstn/poll/error {e}");
                 return Err(e);
             }
+            after_turn(&mut self.node);
             if !status_every.is_zero() && last.0.elapsed() >= status_every {
                 let now = (Instant::now(), *self.node.stats(), self.stats);
                 info!("{}", self.status_line(&last.1, &now.1, now.0 - last.0));

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backup;
 pub mod config;
 pub mod dat;
 pub mod driver;

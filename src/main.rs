@@ -1,5 +1,6 @@
 //! `daved`: run a dave node, or write and read values through the network.
 
+use dave::backup::Backup;
 use dave::config::{Config, DEFAULT_PORT, EPOCH_NS};
 use dave::driver::{wall_ms, Driver};
 use dave::keys;
@@ -43,6 +44,7 @@ Examples:
     daved -e 127.0.0.1:1618 set --key greeting -d 20 'hello dave'
     daved -e 127.0.0.1:1619 get 0000a4e8...             (a work hash that set printed)
     daved -e 127.0.0.1:1619 get 03a107bf... greeting    (a pubkey and a name)
+    daved --backup /var/lib/dave/backup    keep dats across restarts
     daved -v | grep /d/pr                  watch only pruning
 
 Exit status: 0 success; 1 not found, timed out, or refused (the message says
@@ -129,7 +131,7 @@ fn options() -> Options {
 
 fn usage(o: &Options) -> String {
     let brief = format!(
-        "{ABOUT}\n\nUsage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS] [--cap N]\n       daved [-e ADDR]... COMMAND [options] [ARGS]"
+        "{ABOUT}\n\nUsage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS] [--cap N] [--backup FILE]\n       daved [-e ADDR]... COMMAND [options] [ARGS]"
     );
     format!("{}\n{EXAMPLES}", o.usage(&brief))
 }
@@ -171,7 +173,7 @@ fn main() -> ExitCode {
 /// Options each command accepts (beyond -h, -v, -V).
 fn allowed(cmd: &str) -> &'static [&'static str] {
     match cmd {
-        "" => &["l", "e", "epoch", "cap", "status"],
+        "" => &["l", "e", "epoch", "cap", "status", "backup"],
         "keygen" => &["k", "force"],
         "pubkey" => &["k"],
         "set" => &["l", "e", "t", "d", "k", "key", "epoch"],
@@ -328,7 +330,9 @@ fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         None => SocketAddr::from(([0u16; 8], DEFAULT_PORT)),
     };
     let status = parse_num::<u64>(m, "status", "a number of seconds")?.unwrap_or(10);
-    let cfg = node_config(m, edges(m)?)?;
+    let mut cfg = node_config(m, edges(m)?)?;
+    let backup_path = m.opt_str("backup").map(PathBuf::from);
+    cfg.track_novel = backup_path.is_some();
     let epoch_ns = cfg.epoch_ns;
     let (cap, nedges) = (cfg.dat_cap, cfg.edges.len());
     let mut drv = Driver::bind(listen, Node::new(cfg)).map_err(|e| {
@@ -340,12 +344,29 @@ fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(rt)?;
     }
+    // Tell the node the time before loading: dats are checked against it.
+    let now = drv.now();
+    drv.node_mut().handle_tick(now);
+    let mut backup = match &backup_path {
+        Some(p) => Some(Backup::open(p, drv.node_mut(), pow::cores()).map_err(rt)?.0),
+        None => None,
+    };
     info!(
-        "/d/start listening on {} epoch={epoch_ns}ns cap={cap} edges={nedges} rcvbuf={}",
+        "/d/start listening on {} epoch={epoch_ns}ns cap={cap} edges={nedges} dats={} rcvbuf={}",
         drv.local_addr().map_err(rt)?,
+        drv.node().store().len(),
         drv.recv_buffer()
     );
-    drv.run(&stop, Duration::from_secs(status)).map_err(rt)?;
+    drv.run(&stop, Duration::from_secs(status), |node| {
+        if let Some(b) = backup.as_mut() {
+            b.after_turn(node);
+        }
+    })
+    .map_err(rt)?;
+    if let Some(b) = backup.take() {
+        b.close(drv.node_mut())
+            .map_err(|e| Fail::Runtime(format!("could not save the backup on stop: {e}")))?;
+    }
     let s = drv.node().stats();
     info!(
         "/d/stop dats={} peers={} packets in={} out={}",

@@ -25,6 +25,8 @@ pub const MAX_CATCHUP_EPOCHS: u64 = 1 << 14;
 pub const MAX_SELF_ADDRS: usize = 16;
 /// Most peers one application request goes to.
 pub const MAX_FANOUT: usize = 8;
+/// Novel dats remembered between two [`Node::drain_novel`] calls.
+pub const NOVEL_LOG: usize = 4096;
 
 /// The time as a driver tells it: a logical epoch count and the wall clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -291,6 +293,43 @@ struct Pending {
     avoid: [Option<SocketAddr>; MAX_FANOUT],
 }
 
+/// Checks a PUT (PROTOCOL.md section 3): sizes, time within `now_ms` +
+/// MAX_SKEW, work, difficulty, and, when `sig` is set, the signature. Free of
+/// node state so that callers may run it on other threads (a backup loader
+/// verifies signatures in parallel, then restores with `sig` unset).
+pub fn check_put(m: &Msg<'_>, now_ms: u64, cfg: &Config, sig: bool) -> Result<u8, Reason> {
+    let (Some(work), Some(pubkey), Some(signature)) = (m.work32(), m.pubkey32(), m.sig64()) else {
+        return Err(Reason::Decode(DecodeError::Missing));
+    };
+    let canon = Msg {
+        op: Op::Put,
+        npds: 0,
+        ..*m
+    };
+    if canon.encoded_len() > PACKET_MAX {
+        return Err(Reason::Oversize);
+    }
+    let Ok(time) = <&[u8; 8]>::try_from(m.time) else {
+        return Err(Reason::Decode(DecodeError::Missing));
+    };
+    if m.time_ms() > now_ms.saturating_add(cfg.max_skew_ms) {
+        return Err(Reason::Future);
+    }
+    let load = pow::load(m.key, m.val, time);
+    let w = pow::work(m.salt, &load);
+    if &w != work {
+        return Err(Reason::WorkMismatch);
+    }
+    let d = pow::difficulty(&w);
+    if d < cfg.min_work {
+        return Err(Reason::LowWork);
+    }
+    if sig && !pow::verify(pubkey, work, signature) {
+        return Err(Reason::BadSig);
+    }
+    Ok(d)
+}
+
 /// A fixed ring of outgoing datagrams.
 struct Outbox {
     bufs: Box<[u8]>,
@@ -366,6 +405,8 @@ pub struct Node {
     next_get_id: GetId,
     me: Vec<SocketAddr>,
     last_sent: Vec<SocketAddr>,
+    novel_log: Vec<[u8; 32]>,
+    novel_overflow: bool,
     epoch: u64,
     batch: u64,
     now_ms: u64,
@@ -406,6 +447,8 @@ impl Node {
             next_get_id: 1,
             me: Vec::with_capacity(MAX_SELF_ADDRS),
             last_sent: Vec::with_capacity(MAX_FANOUT),
+            novel_log: Vec::with_capacity(if cfg.track_novel { NOVEL_LOG } else { 0 }),
+            novel_overflow: false,
             epoch: 0,
             batch: 0,
             now_ms: 0,
@@ -760,6 +803,11 @@ impl Node {
         }
     }
 
+    /// Prunes the store to DAT_CAP now (as every PRUNE epochs).
+    pub fn prune_now(&mut self) {
+        self.prune();
+    }
+
     fn prune(&mut self) {
         let r = self.store.prune(self.now_ms);
         if r.before > r.kept {
@@ -836,36 +884,7 @@ impl Node {
     /// Checks a PUT exactly as a received one is checked (everything but
     /// whether it is novel); returns its difficulty.
     pub fn check_put(&self, m: &Msg<'_>) -> Result<u8, Reason> {
-        let (Some(work), Some(pubkey), Some(sig)) = (m.work32(), m.pubkey32(), m.sig64()) else {
-            return Err(Reason::Decode(DecodeError::Missing));
-        };
-        let canon = Msg {
-            op: Op::Put,
-            npds: 0,
-            ..*m
-        };
-        if canon.encoded_len() > PACKET_MAX {
-            return Err(Reason::Oversize);
-        }
-        let Ok(time) = <&[u8; 8]>::try_from(m.time) else {
-            return Err(Reason::Decode(DecodeError::Missing));
-        };
-        if m.time_ms() > self.now_ms.saturating_add(self.cfg.max_skew_ms) {
-            return Err(Reason::Future);
-        }
-        let load = pow::load(m.key, m.val, time);
-        let w = pow::work(m.salt, &load);
-        if &w != work {
-            return Err(Reason::WorkMismatch);
-        }
-        let d = pow::difficulty(&w);
-        if d < self.cfg.min_work {
-            return Err(Reason::LowWork);
-        }
-        if !pow::verify(pubkey, work, sig) {
-            return Err(Reason::BadSig);
-        }
-        Ok(d)
+        check_put(m, self.now_ms, &self.cfg, true)
     }
 
     /// Stores a dat made by this node's application as novel and sends it to
@@ -894,18 +913,58 @@ impl Node {
     /// node): checked exactly like a received PUT, stored without being
     /// sent anywhere, and not counted as novel. Stale dats are refused.
     pub fn restore(&mut self, m: &Msg<'_>) -> Result<[u8; 32], PutError> {
+        self.restore_checked(m, true)
+    }
+
+    /// Like [`Node::restore`], for a dat whose signature the caller has
+    /// already verified strictly (with [`check_put`]); everything else is
+    /// checked again.
+    pub fn restore_preverified(&mut self, m: &Msg<'_>) -> Result<[u8; 32], PutError> {
+        self.restore_checked(m, false)
+    }
+
+    fn restore_checked(&mut self, m: &Msg<'_>, sig: bool) -> Result<[u8; 32], PutError> {
         if let Some(w) = m.work32() {
             if self.store.find_work(w).is_some() {
                 return Ok(*w);
             }
         }
-        let d = self.check_put(m).map_err(PutError::Invalid)?;
+        let d = check_put(m, self.now_ms, &self.cfg, sig).map_err(PutError::Invalid)?;
         let work = *m.work32().expect("checked");
         let now_ms = self.now_ms;
         match self.store.insert(m, d, now_ms) {
             Insert::Stale => Err(PutError::Invalid(Reason::Stale)),
             _ => Ok(work),
         }
+    }
+
+    /// Hands every novel dat since the last call to `f` (as its canonical
+    /// PUT encoding), oldest first. Only with `Config::track_novel`; a dat
+    /// pruned or replaced before the call is skipped (its successor is
+    /// handed over in its turn).
+    pub fn drain_novel(&mut self, mut f: impl FnMut(&[u8])) {
+        for i in 0..self.novel_log.len() {
+            if let Some(slot) = self.store.find_work(&self.novel_log[i]) {
+                f(self.store.record(slot));
+            }
+        }
+        self.novel_log.clear();
+    }
+
+    /// True (once) when more novel dats arrived between two drains than the
+    /// log holds: the caller must save the whole store instead.
+    pub fn take_novel_overflow(&mut self) -> bool {
+        std::mem::take(&mut self.novel_overflow)
+    }
+
+    /// Adds a peer to be pinged (a peer remembered from an earlier run);
+    /// false if it is known, is this node, or the table is full.
+    pub fn add_peer(&mut self, a: SocketAddr) -> bool {
+        let a = canonical(a);
+        if self.is_self(a) || self.peers.find(a).is_some() {
+            return false;
+        }
+        self.peers.add(a, self.epoch, false).is_some()
     }
 
     /// Starts an application GET. Answered from the store at once when
@@ -1005,6 +1064,13 @@ impl Node {
 
     fn novel(&mut self, work: [u8; 32]) {
         self.stats.puts_novel += 1;
+        if self.cfg.track_novel {
+            if self.novel_log.len() < NOVEL_LOG {
+                self.novel_log.push(work);
+            } else {
+                self.novel_overflow = true;
+            }
+        }
         let cap = self.cfg.ring.max(1);
         if self.ring.len() < cap {
             self.ring.push(work);

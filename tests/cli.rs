@@ -10,7 +10,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_daved");
 
 /// A loopback port nobody is using right now.
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn tmpdir(name: &str) -> PathBuf {
@@ -70,9 +74,15 @@ fn write_through_one_node_and_read_through_another() {
     let dir = tmpdir("net");
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut nodes = Nodes(Vec::new());
-    nodes.0.push(start_node(ports[0], None, &dir.join("n0.log")));
+    nodes
+        .0
+        .push(start_node(ports[0], None, &dir.join("n0.log")));
     for (i, p) in ports.iter().enumerate().skip(1) {
-        nodes.0.push(start_node(*p, Some(ports[0]), &dir.join(format!("n{i}.log"))));
+        nodes.0.push(start_node(
+            *p,
+            Some(ports[0]),
+            &dir.join(format!("n{i}.log")),
+        ));
     }
     std::thread::sleep(Duration::from_millis(300));
 
@@ -93,14 +103,34 @@ fn write_through_one_node_and_read_through_another() {
 
     let e0 = format!("127.0.0.1:{}", ports[0]);
     let e2 = format!("127.0.0.1:{}", ports[2]);
-    let set = daved(&["-e", &e0, "set", "--key", "greeting", "-d", "12", "hello dave"], &dir);
+    let set = daved(
+        &[
+            "-e",
+            &e0,
+            "set",
+            "--key",
+            "greeting",
+            "-d",
+            "12",
+            "hello dave",
+        ],
+        &dir,
+    );
     let out = text(&set.stdout);
-    assert!(set.status.success(), "set failed: {}{out}", text(&set.stderr));
+    assert!(
+        set.status.success(),
+        "set failed: {}{out}",
+        text(&set.stderr)
+    );
     let work = field(&out, "work").to_string();
     assert_eq!(field(&out, "pubkey"), pubkey);
     assert_eq!(field(&out, "name"), "greeting");
     assert!(work.starts_with("000"), "12 bits of work: {work}");
-    assert!(text(&set.stderr).contains("confirmed by"), "{}", text(&set.stderr));
+    assert!(
+        text(&set.stderr).contains("confirmed by"),
+        "{}",
+        text(&set.stderr)
+    );
 
     // By work hash and by name, through another node.
     let got = daved(&["-e", &e2, "get", &work], &dir);
@@ -114,7 +144,10 @@ fn write_through_one_node_and_read_through_another() {
     let set = daved(&["-e", &e0, "set", "-d", "8", "--", "-dash value-"], &dir);
     assert!(set.status.success(), "{}", text(&set.stderr));
     let name = field(&text(&set.stdout), "name").to_string();
-    assert_eq!(name, format!("hex:{}", blake3::hash(b"-dash value-").to_hex()));
+    assert_eq!(
+        name,
+        format!("hex:{}", blake3::hash(b"-dash value-").to_hex())
+    );
     let got = daved(&["-e", &e2, "get", &pubkey, &name], &dir);
     assert_eq!(got.stdout, b"-dash value-", "{}", text(&got.stderr));
 
@@ -133,13 +166,19 @@ fn write_through_one_node_and_read_through_another() {
         if let Some(s) = nodes.0[1].try_wait().unwrap() {
             break s;
         }
-        assert!(t0.elapsed() < Duration::from_secs(5), "node ignored SIGTERM");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "node ignored SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit after SIGTERM: {status}");
     let log = std::fs::read_to_string(dir.join("n1.log")).unwrap();
     for line in log.lines() {
-        assert!(line.contains(" /"), "log line without a /fn/proc/action prefix: {line}");
+        assert!(
+            line.contains(" /"),
+            "log line without a /fn/proc/action prefix: {line}"
+        );
     }
     assert!(log.contains("/d/start") && log.contains("/d/stop"), "{log}");
     assert!(log.contains("/d/st peers="), "status lines: {log}");
@@ -161,23 +200,44 @@ fn usage_errors_exit_2_and_runtime_failures_exit_1() {
     ] {
         let o = daved(args, &dir);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
-        assert!(text(&o.stderr).contains("Usage: daved"), "{args:?} prints usage");
+        assert!(
+            text(&o.stderr).contains("Usage: daved"),
+            "{args:?} prints usage"
+        );
     }
     let help = daved(&["--help"], &dir);
     assert!(help.status.success());
     let h = text(&help.stdout);
-    for word in ["keygen", "set", "get", "Examples", "--epoch", "--cap", "Exit status"] {
+    for word in [
+        "keygen",
+        "set",
+        "get",
+        "Examples",
+        "--epoch",
+        "--cap",
+        "Exit status",
+    ] {
         assert!(h.contains(word), "--help mentions {word}");
     }
     // No key yet: set says how to make one.
     let o = daved(&["-e", "127.0.0.1:9", "set", "x"], &dir);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("daved keygen"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("daved keygen"),
+        "{}",
+        text(&o.stderr)
+    );
     // No node there: a timeout that names the edge and suggests starting one.
     assert!(daved(&["keygen"], &dir).status.success());
     let port = free_port();
-    let o = daved(&["-e", &format!("127.0.0.1:{port}"), "-t", "0.3", "set", "x"], &dir);
+    let o = daved(
+        &["-e", &format!("127.0.0.1:{port}"), "-t", "0.3", "set", "x"],
+        &dir,
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
-    assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("is a node running"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("is a node running"),
+        "{err}"
+    );
 }
