@@ -100,6 +100,12 @@ fn options() -> Options {
         "SECS",
     );
     o.optopt(
+        "",
+        "backup",
+        "keep dats in FILE across restarts (created if missing; peers go to FILE.peers)",
+        "FILE",
+    );
+    o.optopt(
         "t",
         "timeout",
         "client: seconds to wait for the network (default 5)",
@@ -193,7 +199,7 @@ fn run(m: &getopts::Matches) -> Result<(), Fail> {
         return Err(Fail::Usage(format!("unknown command `{cmd}`")));
     }
     for name in [
-        "l", "e", "epoch", "cap", "status", "t", "d", "k", "key", "force",
+        "l", "e", "epoch", "cap", "status", "backup", "t", "d", "k", "key", "force",
     ] {
         if m.opt_present(name) && !allowed(cmd).contains(&name) {
             let flag = if name.len() == 1 {

@@ -278,17 +278,20 @@ fn pd_len(pd: &Pd) -> usize {
     field_len(1, 16) + 1 + varint_len(pd.port as u64)
 }
 
-/// Checks that a byte field has a legal length for any message.
+/// Checks that a byte field has a legal length for any message. An empty
+/// field is the same as an absent one (proto3), so it is always legal here;
+/// op validation then decides whether the field was required.
 fn check_size(field: u32, len: usize) -> Result<(), DecodeError> {
-    let ok = match field {
-        3 => len <= KEY_MAX,
-        4 => len <= MTU,
-        5 => len == TIME_LEN,
-        6 => (1..=SALT_MAX).contains(&len),
-        7 | 8 => len == WORK_LEN,
-        9 => len == SIG_LEN,
-        _ => true,
-    };
+    let ok = len == 0
+        || match field {
+            3 => len <= KEY_MAX,
+            4 => len <= MTU,
+            5 => len == TIME_LEN,
+            6 => (1..=SALT_MAX).contains(&len),
+            7 | 8 => len == WORK_LEN,
+            9 => len == SIG_LEN,
+            _ => true,
+        };
     if ok {
         Ok(())
     } else {
