@@ -157,7 +157,9 @@ fn write_through_one_node_and_read_through_another() {
     let err = text(&miss.stderr);
     assert!(err.contains("not found") && err.contains(&e2), "{err}");
 
-    // A node stops cleanly on SIGTERM and says so.
+    // A node stops cleanly on SIGTERM and says so. It has run past one
+    // status period (1 s) first, so its log must hold a /d/st line.
+    std::thread::sleep(Duration::from_millis(1200));
     let pid = nodes.0[1].id() as i32;
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -238,6 +240,65 @@ fn usage_errors_exit_2_and_runtime_failures_exit_1() {
     let err = text(&o.stderr);
     assert!(
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("is a node running"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_node_refuses_a_backup_it_cannot_use_and_leaves_it_untouched() {
+    use std::os::unix::process::CommandExt;
+    let dir = tmpdir("refuse");
+    let run = |backup: &Path, as_nobody: bool| -> Output {
+        let mut c = Command::new(BIN);
+        c.args(["-l", "127.0.0.1:0", "--status", "0", "--backup"])
+            .arg(backup)
+            .stdin(Stdio::null());
+        if as_nobody {
+            c.uid(65534).gid(65534);
+        }
+        c.output().expect("daved runs")
+    };
+    // A directory.
+    let o = run(&dir, false);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("is a directory"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Another program's file.
+    let other = dir.join("photo.jpg");
+    let bytes: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(&other, &bytes).unwrap();
+    let o = run(&other, false);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("photo.jpg") && err.contains("does not look like a dave backup"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        bytes,
+        "the file was changed"
+    );
+    // A file the node may not read: as root, run the node as nobody.
+    let secret = dir.join("secret");
+    std::fs::write(&secret, b"").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    } else {
+        // nobody must be able to reach the file's directory to be refused by its mode.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let o = run(&secret, root);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("permission denied") && err.contains("secret"),
         "{err}"
     );
 }
