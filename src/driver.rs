@@ -6,20 +6,28 @@
 //! between them), then sends, then reads until the socket would block or the
 //! receive budget runs out. A send that would block stays in the outbox.
 
+use crate::control::{self, Request};
 use crate::node::{Node, Now, Stats};
 use crate::peers::canonical;
+use crate::status::Report;
 use crate::sys;
 use crate::wire::MTU;
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SOCK: Token = Token(0);
+const CONTROL: Token = Token(1);
+/// Snapshots kept for rates: one a second.
+const SNAPSHOTS: usize = 10;
 /// Datagrams read per wake before other work gets a turn.
 pub const RECV_BUDGET: usize = 1024;
 /// Epochs run between outbox drains during catch-up.
@@ -61,6 +69,8 @@ pub struct Driver {
     more_to_read: bool,
     stats: SockStats,
     rcvbuf: usize,
+    control: Option<UnixDatagram>,
+    snaps: VecDeque<(Instant, Stats)>,
 }
 
 impl Driver {
@@ -107,7 +117,76 @@ impl Driver {
             more_to_read: true,
             stats: SockStats::default(),
             rcvbuf,
+            control: None,
+            snaps: VecDeque::with_capacity(SNAPSHOTS + 1),
         })
+    }
+
+    /// Opens the control socket (`dave/PORT`, see [`crate::control`]) so
+    /// that `daved status` can ask this node for its report.
+    pub fn enable_control(&mut self) -> io::Result<()> {
+        let port = self.local_addr()?.port();
+        let s = control::bind(port)?;
+        self.poll.registry().register(
+            &mut SourceFd(&s.as_raw_fd()),
+            CONTROL,
+            Interest::READABLE,
+        )?;
+        self.control = Some(s);
+        Ok(())
+    }
+
+    /// The node's report, with rates over the last few seconds.
+    pub fn report(&self) -> Report {
+        let (t, before) = self
+            .snaps
+            .front()
+            .copied()
+            .unwrap_or((self.start, Stats::default()));
+        Report::new(
+            &self.node,
+            self.local_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string()),
+            self.start.elapsed(),
+            before,
+            t.elapsed(),
+            self.stats,
+        )
+    }
+
+    fn snapshot(&mut self) {
+        let due = self
+            .snaps
+            .back()
+            .is_none_or(|(t, _)| t.elapsed() >= Duration::from_secs(1));
+        if due {
+            if self.snaps.len() == SNAPSHOTS {
+                self.snaps.pop_front();
+            }
+            self.snaps.push_back((Instant::now(), *self.node.stats()));
+        }
+    }
+
+    fn serve_control(&mut self) {
+        let mut buf = [0u8; 64];
+        loop {
+            let Some(s) = &self.control else { return };
+            let (n, from) = match s.recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            let answer = match Request::parse(&buf[..n]) {
+                Some(Request::Status) => self.report().text(),
+                Some(Request::StatusJson) => self.report().json(),
+                None => "error: unknown request (try `status` or `status json`)".to_string(),
+            };
+            if let Some(s) = &self.control {
+                if let Err(e) = s.send_to_addr(answer.as_bytes(), &from) {
+                    debug!("/d/ctl/error {e}");
+                }
+            }
+        }
     }
 
     /// The bound address.
@@ -249,11 +328,18 @@ impl Driver {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
+        let mut control = false;
         for ev in self.events.iter() {
-            if ev.is_readable() {
-                self.more_to_read = true;
+            match ev.token() {
+                CONTROL => control = true,
+                _ if ev.is_readable() => self.more_to_read = true,
+                _ => {}
             }
         }
+        if control {
+            self.serve_control();
+        }
+        self.snapshot();
         if self.more_to_read {
             self.tick();
             self.read();
@@ -278,39 +364,20 @@ impl Driver {
             }
             after_turn(&mut self.node);
             if !status_every.is_zero() && last.0.elapsed() >= status_every {
-                let now = (Instant::now(), *self.node.stats(), self.stats);
-                info!("{}", self.status_line(&last.1, &now.1, now.0 - last.0));
-                last = now;
+                info!("{}", self.status_line(&last.1, last.0.elapsed()));
+                last = (Instant::now(), *self.node.stats(), self.stats);
             }
         }
         self.flush();
         Ok(())
     }
 
-    /// The `/d/st` status line: totals now, rates since `before`.
-    pub fn status_line(&self, before: &Stats, after: &Stats, dt: Duration) -> String {
-        let s = dt.as_secs_f64().max(1e-9);
-        let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / s;
-        let mut drops = String::new();
-        for r in crate::node::Reason::all() {
-            let d = after.drop_count(r).saturating_sub(before.drop_count(r));
-            if d > 0 {
-                drops.push_str(&format!(" {}={d}", r.name()));
-            }
-        }
-        format!(
-            "/d/st peers={} dats={} bytes={} in={:.0}pkt/s {:.0}B/s out={:.0}pkt/s {:.0}B/s novel={} skipped={} drops:{}",
-            self.node.peers().len(),
-            self.node.store().len(),
-            self.node.store().bytes(),
-            rate(after.packets_in, before.packets_in),
-            rate(after.bytes_in, before.bytes_in),
-            rate(after.packets_out, before.packets_out),
-            rate(after.bytes_out, before.bytes_out),
-            after.puts_novel - before.puts_novel,
-            after.epochs_skipped - before.epochs_skipped,
-            if drops.is_empty() { " none".to_string() } else { drops }
-        )
+    /// The `/d/st` status line: totals now, rates since `before` over `dt`.
+    pub fn status_line(&self, before: &Stats, dt: Duration) -> String {
+        let mut r = self.report();
+        r.before = *before;
+        r.window = dt;
+        r.line()
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod backup;
 pub mod config;
+pub mod control;
 pub mod dat;
 pub mod driver;
 pub mod filter;
@@ -19,6 +20,7 @@ pub mod logfmt;
 pub mod node;
 pub mod peers;
 pub mod pow;
+pub mod status;
 pub mod store;
 pub mod sys;
 pub mod wire;

@@ -2,6 +2,7 @@
 
 use dave::backup::Backup;
 use dave::config::{Config, DEFAULT_PORT, EPOCH_NS};
+use dave::control::{self, Request};
 use dave::driver::{wall_ms, Driver};
 use dave::keys;
 use dave::node::{Event, GetId, GetOpts, Node, Query, MAX_FANOUT};
@@ -30,6 +31,7 @@ Commands:
     set VALUE              write VALUE: proof of work on every core, sign, send, confirm
     get HASH               read the dat with this work hash and print its value
     get PUBKEY NAME        read the current value of a name
+    status                 print a running local node's status (-p PORT, --json)
 
 Names: `set` without --key names the value by the blake3 hash of the value,
 printed as hex:<64 digits>. A NAME argument is taken as UTF-8 text, or as raw
@@ -45,6 +47,8 @@ Examples:
     daved -e 127.0.0.1:1619 get 0000a4e8...             (a work hash that set printed)
     daved -e 127.0.0.1:1619 get 03a107bf... greeting    (a pubkey and a name)
     daved --backup /var/lib/dave/backup    keep dats across restarts
+    daved --rate 2MB                       cap the seed stream at about 2 MB/s
+    daved status --json                    ask the local node on port 1618 how it is doing
     daved -v | grep /d/pr                  watch only pruning
 
 Exit status: 0 success; 1 not found, timed out, or refused (the message says
@@ -101,6 +105,19 @@ fn options() -> Options {
     );
     o.optopt(
         "",
+        "rate",
+        "set EPOCH from a seed rate: dats per second (e.g. 1000), or bytes per second of full-size datagrams (e.g. 2MB, 512KB)",
+        "RATE",
+    );
+    o.optopt(
+        "p",
+        "port",
+        "status: the UDP port of the local node to ask (default 1618)",
+        "PORT",
+    );
+    o.optflag("", "json", "status: print JSON");
+    o.optopt(
+        "",
         "backup",
         "keep dats in FILE across restarts (created if missing; peers go to FILE.peers)",
         "FILE",
@@ -137,7 +154,7 @@ fn options() -> Options {
 
 fn usage(o: &Options) -> String {
     let brief = format!(
-        "{ABOUT}\n\nUsage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS] [--cap N] [--backup FILE]\n       daved [-e ADDR]... COMMAND [options] [ARGS]"
+        "{ABOUT}\n\nUsage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS | --rate RATE] [--cap N] [--backup FILE]\n       daved [-e ADDR]... COMMAND [options] [ARGS]"
     );
     format!("{}\n{EXAMPLES}", o.usage(&brief))
 }
@@ -179,7 +196,8 @@ fn main() -> ExitCode {
 /// Options each command accepts (beyond -h, -v, -V).
 fn allowed(cmd: &str) -> &'static [&'static str] {
     match cmd {
-        "" => &["l", "e", "epoch", "cap", "status", "backup"],
+        "" => &["l", "e", "epoch", "rate", "cap", "status", "backup"],
+        "status" => &["p", "json"],
         "keygen" => &["k", "force"],
         "pubkey" => &["k"],
         "set" => &["l", "e", "t", "d", "k", "key", "epoch"],
@@ -195,11 +213,12 @@ fn run(m: &getopts::Matches) -> Result<(), Fail> {
     } else {
         &m.free[1..]
     };
-    if !["", "keygen", "pubkey", "set", "get"].contains(&cmd) {
+    if !["", "keygen", "pubkey", "set", "get", "status"].contains(&cmd) {
         return Err(Fail::Usage(format!("unknown command `{cmd}`")));
     }
     for name in [
-        "l", "e", "epoch", "cap", "status", "backup", "t", "d", "k", "key", "force",
+        "l", "e", "epoch", "rate", "cap", "status", "backup", "t", "d", "k", "key", "force", "p",
+        "json",
     ] {
         if m.opt_present(name) && !allowed(cmd).contains(&name) {
             let flag = if name.len() == 1 {
@@ -237,6 +256,23 @@ fn run(m: &getopts::Matches) -> Result<(), Fail> {
             no_args(args, "pubkey")?;
             let key = keys::load(&key_path(m)?).map_err(rt)?;
             println!("{}", Hex(&key.verifying_key().to_bytes()));
+            Ok(())
+        }
+        "status" => {
+            no_args(args, "status")?;
+            let port = parse_num::<u16>(m, "p", "a port number")?.unwrap_or(DEFAULT_PORT);
+            let req = if m.opt_present("json") {
+                Request::StatusJson
+            } else {
+                Request::Status
+            };
+            let answer = control::query(port, req, Duration::from_secs(2)).map_err(|e| {
+                Fail::Runtime(format!(
+                    "no node answered on the control socket @{} ({e}): is daved running with port {port} on this host, in this network namespace? (choose the port with -p)",
+                    control::name(port)
+                ))
+            })?;
+            println!("{}", answer.trim_end());
             Ok(())
         }
         "set" => {
@@ -313,6 +349,12 @@ fn node_config(m: &getopts::Matches, edges: Vec<SocketAddr>) -> Result<Config, F
         }
         cfg.epoch_ns = ns;
     }
+    if let Some(r) = m.opt_str("rate") {
+        if m.opt_present("epoch") {
+            return Err(Fail::Usage("give --rate or --epoch, not both".into()));
+        }
+        cfg.epoch_ns = epoch_for_rate(&r)?;
+    }
     if let Some(cap) = parse_num::<usize>(m, "cap", "a number of dats")? {
         if cap == 0 || cap > 50_000_000 {
             return Err(Fail::Usage("--cap must be between 1 and 50000000".into()));
@@ -324,6 +366,44 @@ fn node_config(m: &getopts::Matches, edges: Vec<SocketAddr>) -> Result<Config, F
     getrandom::fill(&mut seed).map_err(|e| Fail::Runtime(format!("no OS randomness: {e}")))?;
     cfg.seed = u64::from_le_bytes(seed);
     Ok(cfg)
+}
+
+/// EPOCH for a seed rate: `N` dats per second, or `N[K|M|G]B` bytes per
+/// second of full-size datagrams (decimal units; KiB, MiB, GiB also work).
+/// One dat is seeded every SEED epochs.
+fn epoch_for_rate(s: &str) -> Result<u64, Fail> {
+    let bad = || {
+        Fail::Usage(format!(
+            "--rate wants dats per second (like 1000) or bytes per second (like 2MB or 512KB), not `{s}`"
+        ))
+    };
+    let t = s.trim();
+    let units: [(&str, f64); 7] = [
+        ("GiB", 1073741824.0),
+        ("MiB", 1048576.0),
+        ("KiB", 1024.0),
+        ("GB", 1e9),
+        ("MB", 1e6),
+        ("KB", 1e3),
+        ("B", 1.0),
+    ];
+    let dats_per_s = match units.iter().find(|(u, _)| t.ends_with(u)) {
+        Some((u, mult)) => {
+            let n: f64 = t[..t.len() - u.len()].trim().parse().map_err(|_| bad())?;
+            n * mult / dave::wire::PACKET_MAX as f64
+        }
+        None => t.parse::<f64>().map_err(|_| bad())?,
+    };
+    if !(dats_per_s.is_finite() && dats_per_s > 0.0) {
+        return Err(bad());
+    }
+    let ns = 1e9 / (dave::config::SEED_EPOCHS as f64 * dats_per_s);
+    if !(1000.0..=1e12).contains(&ns) {
+        return Err(Fail::Usage(format!(
+            "--rate {s} is out of range: between 0.0005 and 500000 dats per second"
+        )));
+    }
+    Ok(ns.round() as u64)
 }
 
 fn edges(m: &getopts::Matches) -> Result<Vec<SocketAddr>, Fail> {
@@ -350,6 +430,12 @@ fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(rt)?;
     }
+    if let Err(e) = drv.enable_control() {
+        log::warn!(
+            "/d/ctl cannot open the control socket @{}: {e} (daved status will not reach this node)",
+            dave::control::name(drv.local_addr().map_or(0, |a| a.port()))
+        );
+    }
     // Tell the node the time before loading: dats are checked against it.
     let now = drv.now();
     drv.node_mut().handle_tick(now);
@@ -358,8 +444,9 @@ fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         None => None,
     };
     info!(
-        "/d/start listening on {} epoch={epoch_ns}ns cap={cap} edges={nedges} dats={} rcvbuf={}",
+        "/d/start listening on {} epoch={epoch_ns}ns seed_rate={:.0}dats/s cap={cap} edges={nedges} dats={} rcvbuf={}",
         drv.local_addr().map_err(rt)?,
+        1e9 / (dave::config::SEED_EPOCHS as f64 * epoch_ns as f64),
         drv.node().store().len(),
         drv.recv_buffer()
     );
