@@ -7,9 +7,10 @@
 //! receive budget runs out. A send that would block stays in the outbox.
 
 use crate::control::{self, Request};
+use crate::gateway::{Gateway, Limits};
 use crate::node::{Node, Now, Stats};
 use crate::peers::canonical;
-use crate::status::Report;
+use crate::status::{Parts, Report};
 use crate::sys;
 use crate::wire::MTU;
 use log::{debug, info, warn};
@@ -71,6 +72,8 @@ pub struct Driver {
     rcvbuf: usize,
     control: Option<UnixDatagram>,
     snaps: VecDeque<(Instant, Stats)>,
+    gateway: Option<Gateway>,
+    ready: Vec<Token>,
 }
 
 impl Driver {
@@ -107,7 +110,7 @@ impl Driver {
         let epoch_ns = node.config().epoch_ns.max(1);
         Ok(Driver {
             poll,
-            events: Events::with_capacity(16),
+            events: Events::with_capacity(256),
             sock,
             v6,
             node,
@@ -119,6 +122,8 @@ impl Driver {
             rcvbuf,
             control: None,
             snaps: VecDeque::with_capacity(SNAPSHOTS + 1),
+            gateway: None,
+            ready: Vec::with_capacity(256),
         })
     }
 
@@ -138,20 +143,38 @@ impl Driver {
 
     /// The node's report, with rates over the last few seconds.
     pub fn report(&self) -> Report {
+        self.report_parts().report(&self.node)
+    }
+
+    fn report_parts(&self) -> Parts {
         let (t, before) = self
             .snaps
             .front()
             .copied()
             .unwrap_or((self.start, Stats::default()));
-        Report::new(
-            &self.node,
-            self.local_addr()
-                .map_or_else(|_| "?".into(), |a| a.to_string()),
-            self.start.elapsed(),
+        Parts {
+            listen: self
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
+            uptime: self.start.elapsed(),
             before,
-            t.elapsed(),
-            self.stats,
-        )
+            window: t.elapsed(),
+            sock: self.stats,
+        }
+    }
+
+    /// Serves the HTTP gateway on `addr` from this loop.
+    pub fn enable_gateway(&mut self, addr: SocketAddr, limits: Limits) -> io::Result<SocketAddr> {
+        let g = Gateway::bind(addr, limits, self.poll.registry(), self.epoch_ns)?;
+        let a = g.local_addr()?;
+        g.announce();
+        self.gateway = Some(g);
+        Ok(a)
+    }
+
+    /// The gateway, if enabled.
+    pub fn gateway(&self) -> Option<&Gateway> {
+        self.gateway.as_ref()
     }
 
     fn snapshot(&mut self) {
@@ -187,6 +210,24 @@ impl Driver {
                 }
             }
         }
+    }
+
+    fn serve_gateway(&mut self) {
+        let parts = self.report_parts();
+        let report = move |n: &Node| parts.report(n);
+        let Some(g) = self.gateway.as_mut() else {
+            return;
+        };
+        let registry = self.poll.registry();
+        for t in self.ready.drain(..) {
+            if Gateway::owns(t) {
+                g.ready(t, registry, &mut self.node, &report);
+            }
+        }
+        while let Some(ev) = self.node.poll_event() {
+            g.on_node_event(ev, &self.node, registry);
+        }
+        g.tick(registry, &mut self.node);
     }
 
     /// The bound address.
@@ -329,11 +370,13 @@ impl Driver {
             Err(e) => return Err(e),
         }
         let mut control = false;
+        self.ready.clear();
         for ev in self.events.iter() {
             match ev.token() {
                 CONTROL => control = true,
-                _ if ev.is_readable() => self.more_to_read = true,
-                _ => {}
+                SOCK if ev.is_readable() => self.more_to_read = true,
+                SOCK => {}
+                t => self.ready.push(t),
             }
         }
         if control {
@@ -343,6 +386,9 @@ impl Driver {
         if self.more_to_read {
             self.tick();
             self.read();
+        }
+        if self.gateway.is_some() {
+            self.serve_gateway();
         }
         self.flush();
         Ok(())

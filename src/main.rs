@@ -49,6 +49,7 @@ Examples:
     daved --backup /var/lib/dave/backup    keep dats across restarts
     daved --rate 2MB                       cap the seed stream at about 2 MB/s
     daved status --json                    ask the local node on port 1618 how it is doing
+    daved --http 127.0.0.1:8080            also serve the HTTP gateway and web page (open it in a browser)
     daved -v | grep /d/pr                  watch only pruning
 
 Exit status: 0 success; 1 not found, timed out, or refused (the message says
@@ -105,6 +106,12 @@ fn options() -> Options {
     );
     o.optopt(
         "",
+        "http",
+        "serve the HTTP gateway and web page on ADDR (off by default; keep it on loopback, e.g. 127.0.0.1:8080, unless you mean to share it)",
+        "ADDR",
+    );
+    o.optopt(
+        "",
         "rate",
         "set EPOCH from a seed rate: dats per second (e.g. 1000), or bytes per second of full-size datagrams (e.g. 2MB, 512KB)",
         "RATE",
@@ -154,7 +161,7 @@ fn options() -> Options {
 
 fn usage(o: &Options) -> String {
     let brief = format!(
-        "{ABOUT}\n\nUsage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS | --rate RATE] [--cap N] [--backup FILE]\n       daved [-e ADDR]... COMMAND [options] [ARGS]"
+        "{ABOUT}\n\nUsage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS | --rate RATE] [--cap N] [--backup FILE] [--http ADDR]\n       daved [-e ADDR]... COMMAND [options] [ARGS]"
     );
     format!("{}\n{EXAMPLES}", o.usage(&brief))
 }
@@ -196,7 +203,7 @@ fn main() -> ExitCode {
 /// Options each command accepts (beyond -h, -v, -V).
 fn allowed(cmd: &str) -> &'static [&'static str] {
     match cmd {
-        "" => &["l", "e", "epoch", "rate", "cap", "status", "backup"],
+        "" => &["l", "e", "epoch", "rate", "cap", "status", "backup", "http"],
         "status" => &["p", "json"],
         "keygen" => &["k", "force"],
         "pubkey" => &["k"],
@@ -217,8 +224,8 @@ fn run(m: &getopts::Matches) -> Result<(), Fail> {
         return Err(Fail::Usage(format!("unknown command `{cmd}`")));
     }
     for name in [
-        "l", "e", "epoch", "rate", "cap", "status", "backup", "t", "d", "k", "key", "force", "p",
-        "json",
+        "l", "e", "epoch", "rate", "cap", "status", "backup", "http", "t", "d", "k", "key",
+        "force", "p", "json",
     ] {
         if m.opt_present(name) && !allowed(cmd).contains(&name) {
             let flag = if name.len() == 1 {
@@ -435,6 +442,15 @@ fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
             "/d/ctl cannot open the control socket @{}: {e} (daved status will not reach this node)",
             dave::control::name(drv.local_addr().map_or(0, |a| a.port()))
         );
+    }
+    if let Some(h) = m.opt_str("http") {
+        let addr = parse_addr(&h)?;
+        drv.enable_gateway(addr, dave::gateway::Limits::default())
+            .map_err(|e| {
+                Fail::Runtime(format!(
+                    "cannot serve HTTP on {addr}: {e} (choose another address with --http)"
+                ))
+            })?;
     }
     // Tell the node the time before loading: dats are checked against it.
     let now = drv.now();

@@ -43,6 +43,36 @@ pub struct Report {
     pub sock: SockStats,
 }
 
+/// What a report needs besides the node: cheap to copy, so a driver can
+/// hand it to code that also borrows the node.
+#[derive(Clone, Copy, Debug)]
+pub struct Parts {
+    /// Listening address.
+    pub listen: std::net::SocketAddr,
+    /// Time since start.
+    pub uptime: Duration,
+    /// Counters at the start of the rate window.
+    pub before: Stats,
+    /// Length of the rate window.
+    pub window: Duration,
+    /// Socket counters.
+    pub sock: SockStats,
+}
+
+impl Parts {
+    /// The report on `node`.
+    pub fn report(&self, node: &Node) -> Report {
+        Report::new(
+            node,
+            self.listen.to_string(),
+            self.uptime,
+            self.before,
+            self.window,
+            self.sock,
+        )
+    }
+}
+
 impl Report {
     /// A report on `node`, with rates from `before` over `window`.
     pub fn new(
