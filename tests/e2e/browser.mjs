@@ -1,0 +1,111 @@
+// dave's web page, end to end, in headless Chromium: two nodes on loopback,
+// each with its HTTP gateway. The page (served by node A) writes a value
+// with proof of work in its Web Worker, then reads it back by hash and by
+// name through node B's gateway and verifies it in the browser. A value
+// written by the Rust CLI is read and verified in the browser, and the
+// browser's value is read back by the Rust CLI (which verifies it too).
+//
+//   DAVED=target/debug/daved node tests/e2e/browser.mjs
+import { chromium } from 'playwright-core';
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const DAVED = process.env.DAVED || 'target/debug/daved';
+const SHOT = process.env.SCREENSHOT || 'target/e2e/dave-page.png';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const freeTcp = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
+const freeUdp = () => new Promise((res) => { const s = createSocket('udp4'); s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let passed = 0;
+const kids = [];
+let browser;
+const home = mkdtempSync(join(tmpdir(), 'dave-e2e-'));
+function check(cond, what) {
+  if (!cond) throw new Error('FAILED: ' + what);
+  passed++;
+  console.log('ok - ' + what);
+}
+function daved(args) {
+  return execFileSync(DAVED, args, { env: { ...process.env, XDG_CONFIG_HOME: home }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+try {
+  const [ua, ub, ha, hb] = [await freeUdp(), await freeUdp(), await freeTcp(), await freeTcp()];
+  for (const args of [
+    ['-l', `127.0.0.1:${ua}`, '--http', `127.0.0.1:${ha}`, '--status', '0'],
+    ['-l', `127.0.0.1:${ub}`, '-e', `127.0.0.1:${ua}`, '--http', `127.0.0.1:${hb}`, '--status', '0'],
+  ]) {
+    const k = spawn(DAVED, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    kids.push(k);
+  }
+  await sleep(500);
+  daved(['keygen']);
+  const rustPub = daved(['pubkey']).trim();
+  daved(['-e', `127.0.0.1:${ua}`, 'set', '--key', 'from-rust', '-d', '10', 'written by daved']);
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1000, height: 1300 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${ha}/`);
+  await page.waitForFunction(() => document.getElementById('status').textContent.includes('peers'), null, { timeout: 10000 });
+  check(true, 'the page loads and shows the node status');
+  const pub = (await page.textContent('#pubkey')).replace('public key ', '').trim();
+  check(/^[0-9a-f]{64}$/.test(pub), 'the page made a key in the browser');
+
+  await page.fill('#val', 'hello from the browser');
+  await page.fill('#name', 'browser-test');
+  await page.fill('#bits', '12');
+  await page.click('#write');
+  await page.waitForFunction(() => /accepted|refused|could not/.test(document.getElementById('wout').textContent), null, { timeout: 60000 });
+  const wout = await page.textContent('#wout');
+  check(wout.includes('accepted'), 'the write was accepted by the gateway: ' + wout.split('\n')[0]);
+  const work = /work\s+([0-9a-f]{64})/.exec(wout)[1];
+
+  await page.fill('#rgw', `http://127.0.0.1:${hb}`);
+  await page.click('#readwork');
+  await page.waitForFunction(() => /verified|NOT|could not|40/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
+  let rout = await page.textContent('#rout');
+  check(rout.includes('verified in your browser') && rout.includes('hello from the browser'), 'read back by hash through the other node, verified in the browser');
+
+  await page.evaluate(() => { document.getElementById('rout').textContent = ''; });
+  await page.click('#readname');
+  await page.waitForFunction(() => /verified|NOT|could not|40/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
+  rout = await page.textContent('#rout');
+  check(rout.includes('verified in your browser') && rout.includes('browser-test'), 'read back by name through the other node, verified in the browser');
+
+  await page.fill('#rpub', rustPub);
+  await page.fill('#rname', 'from-rust');
+  await page.evaluate(() => { document.getElementById('rout').textContent = ''; });
+  await page.click('#readname');
+  await page.waitForFunction(() => /verified|NOT|could not|40/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
+  rout = await page.textContent('#rout');
+  check(rout.includes('verified in your browser') && rout.includes('written by daved'), 'a value written by the Rust CLI verifies in the browser');
+
+  const got = daved(['-e', `127.0.0.1:${ub}`, 'get', work]);
+  check(got === 'hello from the browser', 'the Rust CLI reads (and verifies) the browser-written value');
+  check(errors.length === 0, 'no script errors on the page' + (errors.length ? ': ' + errors.join('; ') : ''));
+
+  mkdirSync(SHOT.replace(/\/[^/]*$/, ''), { recursive: true });
+  await page.screenshot({ path: SHOT, fullPage: true });
+  console.log('screenshot: ' + SHOT);
+  console.log(`e2e: ${passed} passed, 0 failed`);
+} catch (e) {
+  console.error(e.stack || String(e));
+  console.log(`e2e: ${passed} passed, 1 failed`);
+  process.exitCode = 1;
+} finally {
+  if (browser) await browser.close();
+  for (const k of kids) k.kill('SIGTERM');
+  rmSync(home, { recursive: true, force: true });
+}
