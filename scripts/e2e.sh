@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The web page's checks outside cargo: web/proto.js against the protocol
+# The web page's checks outside cargo: src/web/proto.js against the protocol
 # vectors (node), and the page end to end in headless Chromium (Playwright
 # driving Debian's /usr/bin/chromium). Skips, saying why, where node or
 # Chromium is missing; .ci/run installs both.
@@ -9,7 +9,7 @@ if ! command -v node >/dev/null 2>&1; then
   echo "e2e: skipped: node is not installed (apt-get install nodejs npm)"
   exit 0
 fi
-node web/test-vectors.mjs tests/vectors/protocol.json
+node src/web/test-vectors.mjs tests/vectors/protocol.json
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then
   echo "e2e: skipped: no Chromium at $chromium (apt-get install chromium, or set CHROMIUM)"

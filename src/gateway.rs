@@ -102,12 +102,12 @@ pub struct GwStats {
     pub busy_gets: u64,
 }
 
-const PAGE: &str = include_str!("../web/index.html");
-const APP_JS: &str = include_str!("../web/app.js");
-const WORKER_JS: &str = include_str!("../web/worker.js");
-const PROTO_JS: &str = include_str!("../web/proto.js");
-const VENDOR_JS: &str = include_str!("../web/vendor.js");
-const VENDOR_LICENSE: &str = include_str!("../web/vendor-LICENSE.txt");
+const PAGE: &str = include_str!("web/index.html");
+const APP_JS: &str = include_str!("web/app.js");
+const WORKER_JS: &str = include_str!("web/worker.js");
+const PROTO_JS: &str = include_str!("web/proto.js");
+const VENDOR_JS: &str = include_str!("web/vendor.js");
+const VENDOR_LICENSE: &str = include_str!("web/vendor-LICENSE.txt");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {

@@ -1,5 +1,5 @@
-// Checks web/proto.js against the independent protocol vectors:
-//   node web/test-vectors.mjs tests/vectors/protocol.json
+// Checks src/web/proto.js against the independent protocol vectors:
+//   node src/web/test-vectors.mjs tests/vectors/protocol.json
 import { readFileSync } from 'node:fs';
 import { hex, unhex, load, work, difficulty, timeBytes, verify, sign } from './proto.js';
 
@@ -22,4 +22,4 @@ for (const p of v.puts) {
   if (verify(forged) === null) fail('a forged signature verified');
   n++;
 }
-console.log(`web/proto.js: ${n} passed, 0 failed`);
+console.log(`src/web/proto.js: ${n} passed, 0 failed`);
