@@ -134,11 +134,111 @@ struct Bucket {
 }
 
 /// A parsed request, owned so the connection buffer can be reused.
-struct Req {
-    method: String,
-    path: String,
-    accept_raw: bool,
-    body: Vec<u8>,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Req {
+    /// The method.
+    pub method: String,
+    /// The path, with any query.
+    pub path: String,
+    /// `Accept` asks for `application/octet-stream`.
+    pub accept_raw: bool,
+    /// The body (Content-Length bytes).
+    pub body: Vec<u8>,
+}
+
+/// What the bytes received so far amount to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// More bytes are needed.
+    Incomplete,
+    /// A whole request.
+    Done(Req),
+    /// A request the gateway refuses: status code, error name, message.
+    Refused {
+        /// HTTP status.
+        code: u16,
+        /// Short error name.
+        error: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Parses the bytes a connection has sent (httparse for the head), within
+/// the size limits.
+pub fn parse_request(buf: &[u8], limits: &Limits) -> Parsed {
+    let refuse = |code, error, message: String| Parsed::Refused {
+        code,
+        error,
+        message,
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() >= limits.header_max {
+                return refuse(
+                    413,
+                    "too_large",
+                    format!(
+                        "the request head is larger than {} bytes",
+                        limits.header_max
+                    ),
+                );
+            }
+            return Parsed::Incomplete;
+        }
+        Err(e) => return refuse(400, "bad_request", format!("malformed HTTP request: {e}")),
+    };
+    if head_len > limits.header_max {
+        return refuse(
+            413,
+            "too_large",
+            format!(
+                "the request head is larger than {} bytes",
+                limits.header_max
+            ),
+        );
+    }
+    let mut body_len = 0usize;
+    let mut accept_raw = false;
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            match std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+            {
+                Some(n) => body_len = n,
+                None => return refuse(400, "bad_request", "bad Content-Length".into()),
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return refuse(
+                400,
+                "bad_request",
+                "chunked bodies are not accepted: send Content-Length".into(),
+            );
+        } else if h.name.eq_ignore_ascii_case("accept") {
+            accept_raw =
+                std::str::from_utf8(h.value).is_ok_and(|v| v.contains("application/octet-stream"));
+        }
+    }
+    if body_len > limits.body_max {
+        return refuse(
+            413,
+            "too_large",
+            format!("the body is larger than {} bytes", limits.body_max),
+        );
+    }
+    if buf.len() < head_len + body_len {
+        return Parsed::Incomplete;
+    }
+    Parsed::Done(Req {
+        method: req.method.unwrap_or("").to_string(),
+        path: req.path.unwrap_or("").to_string(),
+        accept_raw,
+        body: buf[head_len..head_len + body_len].to_vec(),
+    })
 }
 
 /// An HTTP response.
@@ -416,74 +516,19 @@ impl Gateway {
 
     /// A complete request, `None` if more bytes are needed, or the refusal.
     fn parse(&mut self, slot: usize) -> Result<Option<Req>, Resp> {
-        let limits = &self.limits;
         let c = self.conns[slot].as_mut().expect("open");
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut req = httparse::Request::new(&mut headers);
-        let head_len = match req.parse(&c.buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                if c.buf.len() >= limits.header_max {
-                    return Err(Resp::error(
-                        413,
-                        "too_large",
-                        "the request head is larger than 8 KiB",
-                    ));
-                }
-                return Ok(None);
-            }
-            Err(e) => {
-                return Err(Resp::error(
-                    400,
-                    "bad_request",
-                    &format!("malformed HTTP request: {e}"),
-                ))
-            }
-        };
-        if head_len > limits.header_max {
-            return Err(Resp::error(
-                413,
-                "too_large",
-                "the request head is larger than 8 KiB",
-            ));
-        }
-        let mut body_len = 0usize;
-        let mut accept_raw = false;
-        for h in req.headers.iter() {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                body_len = std::str::from_utf8(h.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse().ok())
-                    .ok_or_else(|| Resp::error(400, "bad_request", "bad Content-Length"))?;
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                return Err(Resp::error(
-                    400,
-                    "bad_request",
-                    "chunked bodies are not accepted: send Content-Length",
-                ));
-            } else if h.name.eq_ignore_ascii_case("accept") {
-                accept_raw = std::str::from_utf8(h.value)
-                    .is_ok_and(|v| v.contains("application/octet-stream"));
+        match parse_request(&c.buf, &self.limits) {
+            Parsed::Incomplete => Ok(None),
+            Parsed::Refused {
+                code,
+                error,
+                message,
+            } => Err(Resp::error(code, error, &message)),
+            Parsed::Done(r) => {
+                c.buf.clear();
+                Ok(Some(r))
             }
         }
-        if body_len > limits.body_max {
-            return Err(Resp::error(
-                413,
-                "too_large",
-                &format!("the body is larger than {} bytes", limits.body_max),
-            ));
-        }
-        if c.buf.len() < head_len + body_len {
-            return Ok(None);
-        }
-        let r = Req {
-            method: req.method.unwrap_or("").to_string(),
-            path: req.path.unwrap_or("").to_string(),
-            accept_raw,
-            body: c.buf[head_len..head_len + body_len].to_vec(),
-        };
-        c.buf.clear();
-        Ok(Some(r))
     }
 
     /// Spends one token of the client's bucket; false when it is empty.
