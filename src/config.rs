@@ -34,6 +34,10 @@ pub const MAX_PEERS: usize = 1024;
 pub const DAT_CAP: usize = 100_000;
 /// Packet filter slots.
 pub const FILTER_CAP: usize = 1 << 20;
+/// Epochs per signature check granted to sources without trust (shared).
+pub const UNTRUSTED_VERIFY_EPOCHS: u64 = 4;
+/// Burst of such checks.
+pub const UNTRUSTED_VERIFY_BURST: u64 = 64;
 /// Datagrams the outbox holds before sends are dropped (and counted).
 pub const OUTBOX_SLOTS: usize = 256;
 /// Application GETs in flight at once.
@@ -86,6 +90,12 @@ pub struct Config {
     pub probe: u32,
     /// See [`FANOUT`].
     pub fanout: usize,
+    /// One signature check for a source without trust per this many
+    /// epochs, shared by all such sources (at the default EPOCH, about 3,800
+    /// a second: an eighth of a core).
+    pub untrusted_verify_epochs: u64,
+    /// Checks such sources may burst above that rate.
+    pub untrusted_verify_burst: u64,
     /// Remember novel dats for [`crate::node::Node::drain_novel`] (a backup file).
     pub track_novel: bool,
 }
@@ -113,6 +123,8 @@ impl Default for Config {
             pull_epochs: PULL_EPOCHS,
             probe: PROBE,
             fanout: FANOUT,
+            untrusted_verify_epochs: UNTRUSTED_VERIFY_EPOCHS,
+            untrusted_verify_burst: UNTRUSTED_VERIFY_BURST,
             track_novel: false,
         }
     }

@@ -62,10 +62,13 @@ pub enum Reason {
     Unsolicited,
     /// A GET for a dat not held.
     GetMiss,
+    /// A novel PUT from a source without trust while the budget of
+    /// signature checks for such sources is spent.
+    VerifyBudget,
 }
 
 /// Number of distinct [`Reason`]s.
-pub const REASONS: usize = 9 + 10;
+pub const REASONS: usize = 9 + 11;
 
 impl Reason {
     /// Every reason, in counter order.
@@ -91,6 +94,7 @@ impl Reason {
             Reason::Stale,
             Reason::Unsolicited,
             Reason::GetMiss,
+            Reason::VerifyBudget,
         ]
     }
 
@@ -107,6 +111,7 @@ impl Reason {
             Reason::Stale => 16,
             Reason::Unsolicited => 17,
             Reason::GetMiss => 18,
+            Reason::VerifyBudget => 19,
         }
     }
 
@@ -124,6 +129,7 @@ impl Reason {
             Reason::Stale => "stale",
             Reason::Unsolicited => "unsolicited_peer",
             Reason::GetMiss => "get_miss",
+            Reason::VerifyBudget => "verify_budget",
         }
     }
 }
@@ -413,6 +419,7 @@ pub struct Node {
     started: bool,
     ping_cursor: usize,
     seed_flip: bool,
+    verify_tokens: u64,
     stats: Stats,
 }
 
@@ -455,6 +462,7 @@ impl Node {
             started: false,
             ping_cursor: 0,
             seed_flip: false,
+            verify_tokens: cfg.untrusted_verify_burst,
             stats: Stats::default(),
             cfg,
         }
@@ -673,6 +681,11 @@ impl Node {
     fn tick_one(&mut self) {
         let e = self.epoch;
         self.filter.reset();
+        if e % self.cfg.untrusted_verify_epochs.max(1) == 0
+            && self.verify_tokens < self.cfg.untrusted_verify_burst
+        {
+            self.verify_tokens += 1;
+        }
         if e % self.cfg.seed_epochs.max(1) == 0 {
             self.seed();
         }
@@ -1220,10 +1233,34 @@ impl Node {
             }
             return;
         }
-        let d = match self.check_put(m) {
+        // Everything cheap first; the signature (about 33 µs) last.
+        let d = match check_put(m, self.now_ms, &self.cfg, false) {
             Ok(d) => d,
             Err(r) => return self.drop_packet(r, src),
         };
+        // Sources that earned trust (sent valid novel dats) are checked as
+        // they come; all others share a budget of checks, so a flood of
+        // forged signatures costs a bounded share of a core.
+        let sender = self.peers.find(src);
+        let trusted = sender.is_some_and(|i| self.peers.get(i).trust > 0.0);
+        if !trusted {
+            if self.verify_tokens == 0 {
+                return self.drop_packet(Reason::VerifyBudget, src);
+            }
+            self.verify_tokens -= 1;
+        }
+        let (pubkey, sig) = (
+            m.pubkey32().expect("validated"),
+            m.sig64().expect("validated"),
+        );
+        if !pow::verify(pubkey, work, sig) {
+            // An honest peer only relays dats it verified: one that sends a
+            // bad signature loses its trust (and with it the fast lane).
+            if let Some(i) = sender {
+                self.peers.get_mut(i).trust = 0.0;
+            }
+            return self.drop_packet(Reason::BadSig, src);
+        }
         let now_ms = self.now_ms;
         let ins = self.store.insert(m, d, now_ms);
         let peer = self.saw(src);
