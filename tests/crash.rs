@@ -80,11 +80,19 @@ impl Proc {
     }
 
     fn kill(mut self) -> Vec<String> {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
         std::thread::sleep(Duration::from_millis(50)); // let the reader drain the pipe
         let l = self.lines.lock().unwrap().clone();
         l
+    }
+}
+
+/// A node the test fails with is killed too, not left running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
