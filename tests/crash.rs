@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const BIN: &str = env!("CARGO_BIN_EXE_daved");
 const KILLS: usize = 20;
-const SOCKETS: usize = 64;
+const SOCKETS: usize = 128;
 
 struct Proc {
     child: Child,
@@ -119,11 +119,16 @@ fn encode(m: &Msg) -> Vec<u8> {
 fn present(node: SocketAddr, socks: &[UdpSocket], works: &[[u8; 32]]) -> HashSet<[u8; 32]> {
     let mut found = HashSet::new();
     let mut buf = [0u8; 2048];
-    for _pass in 0..3 {
+    // Retry until every dat answered or a pass finds nothing new: under
+    // load a node may read two GETs from one socket in one wake, and its
+    // packet filter then drops the second (that GET is simply asked again).
+    let mut stale_passes = 0;
+    for _pass in 0..12 {
         let missing: Vec<&[u8; 32]> = works.iter().filter(|w| !found.contains(*w)).collect();
-        if missing.is_empty() {
+        if missing.is_empty() || stale_passes == 3 {
             break;
         }
+        let before = found.len();
         for chunk in missing.chunks(socks.len()) {
             for (s, w) in socks.iter().zip(chunk) {
                 let m = Msg {
@@ -134,7 +139,7 @@ fn present(node: SocketAddr, socks: &[UdpSocket], works: &[[u8; 32]]) -> HashSet
                 s.send_to(&encode(&m), node).unwrap();
             }
             // One GET per source per receiver wake gets through the filter.
-            std::thread::sleep(Duration::from_micros(1500));
+            std::thread::sleep(Duration::from_micros(2000));
             drain(socks, &mut buf, &mut found);
         }
         let t0 = Instant::now();
@@ -142,6 +147,11 @@ fn present(node: SocketAddr, socks: &[UdpSocket], works: &[[u8; 32]]) -> HashSet
             drain(socks, &mut buf, &mut found);
             std::thread::sleep(Duration::from_millis(5));
         }
+        stale_passes = if found.len() == before {
+            stale_passes + 1
+        } else {
+            0
+        };
     }
     // The node also seeds its dats to these sockets; only the asked-for count.
     let asked: HashSet<[u8; 32]> = works.iter().copied().collect();

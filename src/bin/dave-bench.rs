@@ -177,7 +177,7 @@ fn json_num(json: &str, section: &str, key: &str) -> f64 {
     let rest = &json[at..];
     let k = rest.find(&format!("\"{key}\":")).expect("key");
     let v = &rest[k + key.len() + 3..];
-    let end = v.find(|c: char| c == ',' || c == '}').unwrap();
+    let end = v.find([',', '}']).unwrap();
     v[..end].parse().unwrap()
 }
 
