@@ -98,6 +98,9 @@ pub struct Config {
     pub untrusted_verify_burst: u64,
     /// Remember novel dats for [`crate::node::Node::drain_novel`] (a backup file).
     pub track_novel: bool,
+    /// Application GETs in flight at once (see [`MAX_GETS`]); a client
+    /// fetching a file raises it to keep a window of requests open.
+    pub max_gets: usize,
 }
 
 impl Default for Config {
@@ -126,6 +129,7 @@ impl Default for Config {
             untrusted_verify_epochs: UNTRUSTED_VERIFY_EPOCHS,
             untrusted_verify_burst: UNTRUSTED_VERIFY_BURST,
             track_novel: false,
+            max_gets: MAX_GETS,
         }
     }
 }

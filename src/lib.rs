@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod dat;
 pub mod driver;
+pub mod files;
 pub mod filter;
 pub mod gateway;
 pub mod index;

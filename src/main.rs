@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod files_cli;
+
 const ABOUT: &str =
     "daved: a node and client of dave, an anonymous peer-to-peer key-value store on UDP.";
 
@@ -31,6 +33,9 @@ Commands:
     set VALUE              write VALUE: proof of work on every core, sign, send, confirm
     get HASH               read the dat with this work hash and print its value
     get PUBKEY NAME        read the current value of a name
+    setf FILE              write a file of any size (- for standard input) as a tree of dats; print its root
+    getf HASH [-o FILE]    read a file by its root hash, verify every dat, write it (-o - for standard output)
+    getf PUBKEY NAME       read a file by its root's name (finds the newest upload of the same content)
     status                 print a running local node's status (-p PORT, --json)
 
 Names: `set` without --key names the value by the blake3 hash of the value,
@@ -46,6 +51,8 @@ Examples:
     daved -e 127.0.0.1:1618 set --key greeting -d 20 'hello dave'
     daved -e 127.0.0.1:1619 get 0000a4e8...             (a work hash that set printed)
     daved -e 127.0.0.1:1619 get 03a107bf... greeting    (a pubkey and a name)
+    daved -e 127.0.0.1:1618 setf photo.jpg             (prints root, pubkey and name)
+    daved -e 127.0.0.1:1619 getf 0000c1d2... -o copy.jpg
     daved --backup /var/lib/dave/backup    keep dats across restarts
     daved --rate 2MB                       cap the seed stream at about 2 MB/s
     daved status --json                    ask the local node on port 1618 how it is doing
@@ -122,7 +129,29 @@ fn options() -> Options {
         "status: the UDP port of the local node to ask (default 1618)",
         "PORT",
     );
-    o.optflag("", "json", "status: print JSON");
+    o.optflag(
+        "",
+        "json",
+        "status, setf, getf: print JSON (setf and getf: progress lines on standard error, a summary on standard output)",
+    );
+    o.optopt(
+        "o",
+        "output",
+        "getf: write the file to FILE (- for standard output; default: the name it records, never replacing a file)",
+        "FILE",
+    );
+    o.optopt(
+        "",
+        "name",
+        "setf: the file name to record (default: FILE's own name)",
+        "NAME",
+    );
+    o.optopt(
+        "w",
+        "window",
+        "setf, getf: requests in flight at once (default 128)",
+        "N",
+    );
     o.optopt(
         "",
         "backup",
@@ -138,7 +167,7 @@ fn options() -> Options {
     o.optopt(
         "d",
         "difficulty",
-        "set: proof of work in leading zero bits (default 16, least 8)",
+        "set, setf: proof of work in leading zero bits (default 16, least 8)",
         "BITS",
     );
     o.optopt(
@@ -209,6 +238,8 @@ fn allowed(cmd: &str) -> &'static [&'static str] {
         "pubkey" => &["k"],
         "set" => &["l", "e", "t", "d", "k", "key", "epoch"],
         "get" => &["l", "e", "t", "epoch"],
+        "setf" => &["l", "e", "t", "d", "k", "name", "json", "window", "epoch"],
+        "getf" => &["l", "e", "t", "o", "json", "window", "epoch"],
         _ => &[],
     }
 }
@@ -220,12 +251,16 @@ fn run(m: &getopts::Matches) -> Result<(), Fail> {
     } else {
         &m.free[1..]
     };
-    if !["", "keygen", "pubkey", "set", "get", "status"].contains(&cmd) {
+    if ![
+        "", "keygen", "pubkey", "set", "get", "status", "setf", "getf",
+    ]
+    .contains(&cmd)
+    {
         return Err(Fail::Usage(format!("unknown command `{cmd}`")));
     }
     for name in [
         "l", "e", "epoch", "rate", "cap", "status", "backup", "http", "t", "d", "k", "key",
-        "force", "p", "json",
+        "force", "p", "json", "o", "name", "window",
     ] {
         if m.opt_present(name) && !allowed(cmd).contains(&name) {
             let flag = if name.len() == 1 {
@@ -288,6 +323,8 @@ fn run(m: &getopts::Matches) -> Result<(), Fail> {
             }
             cmd_set(m, args[0].as_bytes())
         }
+        "setf" => files_cli::cmd_setf(m, args),
+        "getf" => files_cli::cmd_getf(m, args),
         _ => cmd_get(m, args),
     }
 }
@@ -499,6 +536,14 @@ struct Client {
 
 impl Client {
     fn connect(m: &getopts::Matches) -> Result<Client, Fail> {
+        Client::connect_with(m, |_| {})
+    }
+
+    /// Like `connect`, with the client node's configuration adjusted first.
+    fn connect_with(
+        m: &getopts::Matches,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Result<Client, Fail> {
         let mut edges = edges(m)?;
         if edges.is_empty() {
             edges.push(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
@@ -514,6 +559,7 @@ impl Client {
         // A client holds few dats and hears few sources.
         cfg = cfg.with_dat_cap(1024);
         cfg.filter_cap = 4096;
+        adjust(&mut cfg);
         let listen = match m.opt_str("l") {
             Some(s) => parse_addr(&s)?,
             None => SocketAddr::from(([0u16; 8], 0)),

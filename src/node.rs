@@ -6,7 +6,7 @@
 //! [`Node::peek_transmit`] and [`Node::pop_transmit`]; results leave as
 //! [`Event`]s. Everything is allocated in [`Node::new`].
 
-use crate::config::{Config, EVENT_SLOTS, GET_RESEND_PULLS, MAX_GETS};
+use crate::config::{Config, EVENT_SLOTS, GET_RESEND_PULLS};
 use crate::filter::{self, PacketFilter, Verdict};
 use crate::index::KeyedHash;
 use crate::peers::{canonical, scope_allows, Peer, Peers, NEVER};
@@ -286,7 +286,7 @@ impl std::error::Error for PutError {}
 /// Why an application GET could not start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GetError {
-    /// MAX_GETS requests are already in flight.
+    /// `Config::max_gets` requests are already in flight.
     Busy,
 }
 
@@ -297,6 +297,8 @@ struct Pending {
     deadline: u64,
     next_send: u64,
     avoid: [Option<SocketAddr>; MAX_FANOUT],
+    /// Ask only this peer (see [`Node::get_to`]).
+    to: Option<SocketAddr>,
 }
 
 /// Checks a PUT (PROTOCOL.md section 3): sizes, time within `now_ms` +
@@ -450,7 +452,7 @@ impl Node {
             ring_cursor: 0,
             outbox: Outbox::new(cfg.outbox_slots),
             events: VecDeque::with_capacity(EVENT_SLOTS),
-            gets: Vec::with_capacity(MAX_GETS),
+            gets: Vec::with_capacity(cfg.max_gets.max(1)),
             next_get_id: 1,
             me: Vec::with_capacity(MAX_SELF_ADDRS),
             last_sent: Vec::with_capacity(MAX_FANOUT),
@@ -574,7 +576,7 @@ impl Node {
         if self.ring.len() > self.cfg.ring.max(1) {
             return Err("ring above bound".into());
         }
-        if self.gets.len() > MAX_GETS || self.events.len() > EVENT_SLOTS {
+        if self.gets.len() > self.cfg.max_gets.max(1) || self.events.len() > EVENT_SLOTS {
             return Err("request tables above bound".into());
         }
         for a in &self.me {
@@ -904,6 +906,26 @@ impl Node {
     /// FANOUT peers at once. Returns its work hash; [`Node::last_sent`] says
     /// where it went.
     pub fn put(&mut self, m: &Msg<'_>) -> Result<[u8; 32], PutError> {
+        let work = self.put_store(m)?;
+        let targets = self.app_targets(&[]);
+        self.put_send(work, targets.iter().flatten().copied());
+        Ok(work)
+    }
+
+    /// Like [`Node::put`], but sends to the peers the caller chose (at most
+    /// MAX_FANOUT; none stores without sending). A dat already held is
+    /// simply sent again, so a caller can spread many dats over its peers
+    /// at its own pace and re-send one that was lost.
+    pub fn put_to(&mut self, m: &Msg<'_>, to: &[SocketAddr]) -> Result<[u8; 32], PutError> {
+        let work = match m.work32() {
+            Some(w) if self.store.find_work(w).is_some() => *w,
+            _ => self.put_store(m)?,
+        };
+        self.put_send(work, to.iter().take(MAX_FANOUT).map(|a| canonical(*a)));
+        Ok(work)
+    }
+
+    fn put_store(&mut self, m: &Msg<'_>) -> Result<[u8; 32], PutError> {
         let d = self.check_put(m).map_err(PutError::Invalid)?;
         let work = *m.work32().expect("checked");
         let now_ms = self.now_ms;
@@ -911,15 +933,17 @@ impl Node {
             Insert::Stale => return Err(PutError::Invalid(Reason::Stale)),
             _ => self.novel(work),
         }
+        Ok(work)
+    }
+
+    fn put_send(&mut self, work: [u8; 32], to: impl Iterator<Item = SocketAddr>) {
         self.last_sent.clear();
-        let targets = self.app_targets(&[]);
         let slot = self.store.find_work(&work).expect("just stored");
-        for to in targets.into_iter().flatten() {
+        for to in to {
             self.last_sent.push(to);
             self.enqueue_dat(to, slot);
         }
         debug!("/d/put {} to {} peers", Hex(&work), self.last_sent.len());
-        Ok(work)
     }
 
     /// Loads a dat from storage (a backup file, or a restarted simulated
@@ -980,10 +1004,42 @@ impl Node {
         self.peers.add(a, self.epoch, false).is_some()
     }
 
+    /// Sends a GETPEER to every known peer now, as the node does for a
+    /// silent one every PING epochs. A client that spreads a transfer over
+    /// many peers calls it to meet them sooner: a busy edge is never
+    /// silent, so it would otherwise be asked only once.
+    pub fn ask_peers(&mut self) {
+        for i in 0..self.peers.len() {
+            self.ping(i);
+        }
+    }
+
     /// Starts an application GET. Answered from the store at once when
     /// possible (unless `network_only`), otherwise sent to FANOUT peers now
     /// and again every few PULL periods until found or timed out.
     pub fn get(&mut self, query: Query, opts: GetOpts) -> Result<GetId, GetError> {
+        self.get_from(query, opts, None)
+    }
+
+    /// Like [`Node::get`], but asks only `to` (now, and again every few PULL
+    /// periods until the timeout). A caller that keeps many GETs open
+    /// spreads them over its peers itself, and asks another peer after a
+    /// timeout.
+    pub fn get_to(
+        &mut self,
+        query: Query,
+        opts: GetOpts,
+        to: SocketAddr,
+    ) -> Result<GetId, GetError> {
+        self.get_from(query, opts, Some(canonical(to)))
+    }
+
+    fn get_from(
+        &mut self,
+        query: Query,
+        opts: GetOpts,
+        to: Option<SocketAddr>,
+    ) -> Result<GetId, GetError> {
         let id = self.next_get_id;
         if !opts.network_only {
             if let Some(slot) = self.lookup(&query) {
@@ -997,7 +1053,7 @@ impl Node {
                 return Ok(id);
             }
         }
-        if self.gets.len() >= MAX_GETS {
+        if self.gets.len() >= self.cfg.max_gets.max(1) {
             return Err(GetError::Busy);
         }
         self.next_get_id += 1;
@@ -1007,6 +1063,7 @@ impl Node {
             deadline: self.epoch.saturating_add(opts.timeout_epochs),
             next_send: self.epoch + GET_RESEND_PULLS * self.cfg.pull_epochs.max(1),
             avoid: opts.avoid,
+            to,
         };
         self.gets.push(p);
         self.send_get(&p);
@@ -1030,7 +1087,14 @@ impl Node {
     }
 
     fn send_get(&mut self, g: &Pending) {
-        let targets = self.app_targets(&g.avoid);
+        let targets = match g.to {
+            Some(to) => {
+                let mut t = [None; MAX_FANOUT];
+                t[0] = Some(to);
+                t
+            }
+            None => self.app_targets(&g.avoid),
+        };
         let (work, pubkey, key): (&[u8], &[u8], &[u8]) = match &g.query {
             Query::Work(w) => (w, &[], &[]),
             Query::Name {
@@ -1049,6 +1113,18 @@ impl Node {
         for to in targets.into_iter().flatten() {
             self.enqueue(to, &m);
         }
+    }
+
+    /// True when the PUT `m` would answer a pending application GET.
+    fn answers_pending(&self, m: &Msg<'_>) -> bool {
+        self.gets.iter().any(|g| match &g.query {
+            Query::Work(w) => m.work == w,
+            Query::Name {
+                pubkey,
+                key,
+                key_len,
+            } => m.pubkey == pubkey && m.key == &key[..*key_len as usize],
+        })
     }
 
     /// Completes pending GETs that the dat in `slot` (just received from
@@ -1110,6 +1186,10 @@ impl Node {
         };
         match self.filter.check(filter::filter_key(src, m.op)) {
             Verdict::Pass => {}
+            // A PUT that answers one of our own GETs was asked for: it
+            // passes (at most once per GET, since the answer completes it),
+            // so a peer's gossip cannot crowd out its answers.
+            Verdict::Seen if m.op == Op::Put && self.answers_pending(&m) => {}
             Verdict::Seen => {
                 self.stats.drops[Reason::Filter.index()] += 1;
                 debug!("/lstn/drop/filter {} from {src}", m.op.name());
