@@ -16,11 +16,21 @@ const MAX_KICKS: usize = 64;
 /// Epochs for the stale-slot sweep to cover the whole filter once.
 pub const SWEEP_EPOCHS: usize = 32768;
 
-#[derive(Clone, Copy, Default)]
-struct Slot {
-    fp: u16,
-    /// Epoch tag; 0 means never written (or swept).
-    tag: u16,
+/// A slot: the epoch tag in the high 16 bits (0: never written, or swept),
+/// the fingerprint in the low 16. Packed into a `u32` so the table is a
+/// zeroed allocation: pages no packet ever hashed to are never made resident.
+type Slot = u32;
+
+fn slot(fp: u16, tag: u16) -> Slot {
+    (tag as u32) << 16 | fp as u32
+}
+
+fn slot_tag(s: Slot) -> u16 {
+    (s >> 16) as u16
+}
+
+fn slot_fp(s: Slot) -> u16 {
+    s as u16
 }
 
 /// Outcome of offering a packet to the filter.
@@ -88,7 +98,7 @@ impl PacketFilter {
         let buckets = (cap / SLOTS_PER_BUCKET).max(16).next_power_of_two();
         let n = buckets * SLOTS_PER_BUCKET;
         PacketFilter {
-            slots: vec![Slot::default(); n].into_boxed_slice(),
+            slots: vec![0; n].into_boxed_slice(),
             mask: buckets - 1,
             epoch: 1,
             sweep_at: 0,
@@ -112,8 +122,8 @@ impl PacketFilter {
         let epoch = self.epoch;
         for s in &mut self.slots[self.sweep_at..end] {
             // Only write slots that were used, so pages never touched stay unmapped.
-            if s.tag != 0 && s.tag != epoch {
-                s.tag = 0;
+            if slot_tag(*s) != 0 && slot_tag(*s) != epoch {
+                *s = 0;
             }
         }
         self.sweep_at = if end == self.slots.len() { 0 } else { end };
@@ -126,14 +136,15 @@ impl PacketFilter {
 
     fn find(&self, b: usize, fp: u16) -> bool {
         let s = &self.slots[b * SLOTS_PER_BUCKET..(b + 1) * SLOTS_PER_BUCKET];
-        s.iter().any(|s| s.tag == self.epoch && s.fp == fp)
+        let want = slot(fp, self.epoch);
+        s.contains(&want)
     }
 
     fn place(&mut self, b: usize, fp: u16) -> bool {
         let epoch = self.epoch;
         for s in &mut self.slots[b * SLOTS_PER_BUCKET..(b + 1) * SLOTS_PER_BUCKET] {
-            if s.tag != epoch {
-                *s = Slot { fp, tag: epoch };
+            if slot_tag(*s) != epoch {
+                *s = slot(fp, epoch);
                 return true;
             }
         }
@@ -161,7 +172,10 @@ impl PacketFilter {
             self.kick ^= self.kick >> 7;
             self.kick ^= self.kick << 17;
             let j = i * SLOTS_PER_BUCKET + (self.kick as usize % SLOTS_PER_BUCKET);
-            std::mem::swap(&mut fp, &mut self.slots[j].fp);
+            // The evicted slot keeps its tag (current: the bucket was full).
+            let evicted = slot_fp(self.slots[j]);
+            self.slots[j] = slot(fp, slot_tag(self.slots[j]));
+            fp = evicted;
             i = self.alt(i, fp);
             if self.place(i, fp) {
                 return Verdict::Pass;

@@ -3,7 +3,10 @@
 //! address).
 //!
 //! The index holds only slot numbers; callers keep the keys and compare them
-//! through a closure, so an entry costs four bytes. Linear probing with
+//! through a closure, so an entry costs four bytes. A table entry is the
+//! value plus one, so that 0 means empty and the table is a zeroed
+//! allocation: an index sized for a full store costs no resident memory
+//! until entries are written. Linear probing with
 //! backward-shift deletion leaves no tombstones, so a table that never holds
 //! more than its capacity never degrades and never allocates. Hashes are
 //! keyed SipHash with a per-node secret, so a sender cannot craft keys that
@@ -11,7 +14,7 @@
 
 use std::hash::Hasher;
 
-const EMPTY: u32 = u32::MAX;
+const EMPTY: u32 = 0;
 
 /// A keyed hasher for index keys (SipHash-2-4 with per-node keys).
 #[derive(Clone, Copy, Debug)]
@@ -74,28 +77,29 @@ impl Index {
     pub fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
         let mut i = h as usize & self.mask;
         loop {
-            let v = self.table[i];
-            if v == EMPTY {
+            let e = self.table[i];
+            if e == EMPTY {
                 return None;
             }
-            if eq(v) {
-                return Some(v);
+            if eq(e - 1) {
+                return Some(e - 1);
             }
             i = (i + 1) & self.mask;
         }
     }
 
-    /// Inserts `v` under `h`. The caller guarantees the key is absent; returns
-    /// false (and inserts nothing) when the index is at capacity.
+    /// Inserts `v` (below `u32::MAX`) under `h`. The caller guarantees the
+    /// key is absent; returns false (and inserts nothing) when the index is
+    /// at capacity.
     pub fn insert(&mut self, h: u64, v: u32) -> bool {
-        if self.len >= self.capacity() {
+        if self.len >= self.capacity() || v == u32::MAX {
             return false;
         }
         let mut i = h as usize & self.mask;
         while self.table[i] != EMPTY {
             i = (i + 1) & self.mask;
         }
-        self.table[i] = v;
+        self.table[i] = v + 1;
         self.len += 1;
         true
     }
@@ -106,8 +110,8 @@ impl Index {
         loop {
             match self.table[i] {
                 EMPTY => return false,
-                v if v == old => {
-                    self.table[i] = new;
+                e if e - 1 == old => {
+                    self.table[i] = new + 1;
                     return true;
                 }
                 _ => i = (i + 1) & self.mask,
@@ -122,7 +126,7 @@ impl Index {
         loop {
             match self.table[i] {
                 EMPTY => return false,
-                x if x == v => break,
+                e if e - 1 == v => break,
                 _ => i = (i + 1) & self.mask,
             }
         }
@@ -135,7 +139,7 @@ impl Index {
             if x == EMPTY {
                 break;
             }
-            let home = hash_of(x) as usize & self.mask;
+            let home = hash_of(x - 1) as usize & self.mask;
             // Move x into the hole if its home is not cyclically within (hole, j].
             let dist_home = j.wrapping_sub(home) & self.mask;
             let dist_hole = j.wrapping_sub(hole) & self.mask;

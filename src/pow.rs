@@ -5,6 +5,8 @@
 //! work = blake3(salt || load)
 //! ```
 
+use crate::pow_simd::Found;
+pub use crate::pow_simd::Path;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use std::cmp::Ordering;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
@@ -93,14 +95,32 @@ pub struct Solution {
     pub attempts: u64,
 }
 
-/// Searches salts until `difficulty(work) >= bits`, on `threads` threads.
+/// Counters a solver thread tries between looks at whether another thread
+/// has finished (and updates of the progress counter).
+const SOLVE_CHUNK: u64 = 4096;
+
+/// Searches salts until `difficulty(work) >= bits`, on `threads` threads,
+/// with the fastest search this CPU runs ([`Path::best`]).
 ///
 /// Thread `i` tries the counters `i, i + threads, i + 2*threads, ...` (disjoint
-/// salt spaces); the first hit stops every thread. With one thread the result
-/// is the smallest counter that works, so it is reproducible. `progress`
-/// is updated with the attempts made so far (roughly, every 4096 attempts per
-/// thread) so a caller can show it.
+/// salt spaces) in increasing order; the first hit stops every thread. With
+/// one thread the result is the smallest counter that works, so it is
+/// reproducible, and the same on every path. `progress` is updated with the
+/// attempts made so far (roughly, every 4096 attempts per thread) so a
+/// caller can show it.
 pub fn solve(load: &[u8; 32], bits: u8, threads: usize, progress: Option<&AtomicU64>) -> Solution {
+    solve_with(Path::best(), load, bits, threads, progress)
+}
+
+/// [`solve`] on a given search path (a path this CPU cannot run falls back
+/// to the portable one); for tests and benchmarks.
+pub fn solve_with(
+    path: Path,
+    load: &[u8; 32],
+    bits: u8,
+    threads: usize,
+    progress: Option<&AtomicU64>,
+) -> Solution {
     let threads = threads.max(1);
     let found = Arc::new(AtomicBool::new(false));
     let total = AtomicU64::new(0);
@@ -111,35 +131,30 @@ pub fn solve(load: &[u8; 32], bits: u8, threads: usize, progress: Option<&Atomic
             let total = &total;
             let best = &best;
             s.spawn(move || {
-                // The load's hasher state is shared by every attempt: hash
-                // salt || load from a fresh hasher (64 bytes total is one
-                // blake3 block, so there is nothing to precompute).
                 let mut ctr = t as u64;
-                let mut done = 0u64;
                 loop {
-                    let salt = ctr.to_le_bytes();
-                    let w = work(&salt, load);
-                    done += 1;
-                    if difficulty(&w) >= bits {
-                        let mut b = best.lock().unwrap_or_else(|e| e.into_inner());
-                        if b.is_none_or(|(c, _)| ctr < c) {
-                            *b = Some((ctr, w));
-                        }
-                        found.store(true, AtOrd::Relaxed);
-                        break;
+                    let r = path.search(load, bits, ctr, threads as u64, SOLVE_CHUNK);
+                    total.fetch_add(r.attempts, AtOrd::Relaxed);
+                    if let Some(p) = progress {
+                        p.fetch_add(r.attempts, AtOrd::Relaxed);
                     }
-                    if done & 4095 == 0 {
-                        total.fetch_add(4096, AtOrd::Relaxed);
-                        if let Some(p) = progress {
-                            p.fetch_add(4096, AtOrd::Relaxed);
-                        }
-                        if found.load(AtOrd::Relaxed) {
+                    match r.found {
+                        Found::Hit(c, w) => {
+                            let mut b = best.lock().unwrap_or_else(|e| e.into_inner());
+                            if b.is_none_or(|(bc, _)| c < bc) {
+                                *b = Some((c, w));
+                            }
+                            found.store(true, AtOrd::Relaxed);
                             break;
                         }
+                        Found::Miss(next) => {
+                            if found.load(AtOrd::Relaxed) {
+                                break;
+                            }
+                            ctr = next;
+                        }
                     }
-                    ctr = ctr.wrapping_add(threads as u64);
                 }
-                total.fetch_add(done & 4095, AtOrd::Relaxed);
             });
         }
     });
@@ -189,6 +204,84 @@ mod tests {
         assert_eq!(cmp_mass(255, u64::MAX, 255, u64::MAX - 1), Ordering::Less);
     }
 
+    /// A splitmix64 stream for test inputs.
+    fn mix(z: &mut u64) -> u64 {
+        *z = z.wrapping_add(0x9e3779b97f4a7c15);
+        let mut x = *z;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d049bb133111eb);
+        x ^ (x >> 31)
+    }
+
+    fn random_load(z: &mut u64) -> [u8; 32] {
+        let mut l = [0u8; 32];
+        for c in l.chunks_mut(8) {
+            c.copy_from_slice(&mix(z).to_le_bytes());
+        }
+        l
+    }
+
+    #[test]
+    fn every_path_computes_blake3() {
+        let mut z = 1;
+        let paths = Path::available();
+        assert!(paths.contains(&Path::Scalar));
+        for _ in 0..200 {
+            let l = random_load(&mut z);
+            // Random counters, small ones, and ones around the 32-bit carry.
+            let mut ctrs: Vec<u64> = (0..21).map(|_| mix(&mut z)).collect();
+            ctrs.extend([0, 1, 0xffff_ffff, 0x1_0000_0000, u64::MAX]);
+            ctrs.extend((0..6).map(|_| mix(&mut z) & 0xffff));
+            let want: Vec<u32> = ctrs
+                .iter()
+                .map(|c| {
+                    let h = blake3::hash(&[&c.to_le_bytes()[..], &l[..]].concat());
+                    u32::from_le_bytes(h.as_bytes()[..4].try_into().unwrap())
+                })
+                .collect();
+            for p in &paths {
+                assert_eq!(p.first_words(&l, &ctrs), want, "path {p}, load {l:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_path_finds_the_same_work() {
+        let mut z = 7;
+        for round in 0..40 {
+            let l = random_load(&mut z);
+            let bits = [0, 1, 4, 9, 12][round % 5];
+            // The reference: counters in order, hashed one by one.
+            let want = (0u64..)
+                .map(|c| (c, work(&c.to_le_bytes(), &l)))
+                .find(|(_, w)| difficulty(w) >= bits)
+                .unwrap();
+            for p in Path::available() {
+                let s = solve_with(p, &l, bits, 1, None);
+                assert_eq!(
+                    (u64::from_le_bytes(s.salt), s.work),
+                    want,
+                    "path {p}, bits {bits}"
+                );
+                // A strided search from an odd start near the 32-bit carry
+                // finds the first hit of its own sequence, on every path.
+                let start = 0xffff_ff00 + round as u64;
+                let seq = (0u64..)
+                    .map(|k| start + 3 * k)
+                    .find(|c| difficulty(&work(&c.to_le_bytes(), &l)) >= bits)
+                    .unwrap();
+                let mut at = start;
+                let hit = loop {
+                    match p.search(&l, bits, at, 3, 64).found {
+                        Found::Hit(c, _) => break c,
+                        Found::Miss(next) => at = next,
+                    }
+                };
+                assert_eq!(hit, seq, "path {p}, bits {bits}, strided");
+            }
+        }
+    }
+
     #[test]
     fn solver_meets_difficulty_on_every_thread_count() {
         let l = load(b"k", b"v", &[1; 8]);
@@ -200,5 +293,8 @@ mod tests {
         }
         // One thread finds the smallest counter: reproducible.
         assert_eq!(solve(&l, 10, 1, None), solve(&l, 10, 1, None));
+        // More than 32 bits goes past the first output word (checked in full).
+        let s = Path::best().search(&l, 33, 0, 1, 1 << 12);
+        assert!(matches!(s.found, Found::Miss(_)));
     }
 }

@@ -1,9 +1,10 @@
 //! The few system calls std does not offer: socket buffer sizes, dual-stack
-//! sockets, and the host's interface addresses. This is the only module
-//! with `unsafe` code.
+//! sockets, the host's interface addresses, and receiving many datagrams in
+//! one call (`recvmmsg`). With `pow_simd.rs` (SIMD intrinsics), this is
+//! one of the two modules with `unsafe` code.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
 
 fn setsockopt_int(fd: RawFd, level: i32, name: i32, val: i32) -> io::Result<()> {
@@ -97,4 +98,122 @@ pub fn udp_snmp() -> Option<(u64, u64)> {
         vals.get(i)?.parse().ok()
     };
     Some((get("InDatagrams")?, get("RcvbufErrors")?))
+}
+
+/// Datagrams received by one `recvmmsg` call, in buffers allocated once.
+///
+/// Each buffer holds MTU + 1 bytes so that a datagram longer than the MTU
+/// shows as too long instead of being silently cut.
+pub struct RecvBatch {
+    bufs: Box<[u8]>,
+    addrs: Box<[libc::sockaddr_storage]>,
+    lens: Box<[usize]>,
+    stride: usize,
+    n: usize,
+}
+
+impl RecvBatch {
+    /// Room for `count` datagrams of up to `mtu` bytes.
+    pub fn new(count: usize, mtu: usize) -> RecvBatch {
+        let count = count.clamp(1, 64);
+        let stride = mtu + 1;
+        RecvBatch {
+            bufs: vec![0u8; count * stride].into_boxed_slice(),
+            // SAFETY: sockaddr_storage is plain old data; all zeroes is a valid value.
+            addrs: vec![unsafe { std::mem::zeroed::<libc::sockaddr_storage>() }; count]
+                .into_boxed_slice(),
+            lens: vec![0; count].into_boxed_slice(),
+            stride,
+            n: 0,
+        }
+    }
+
+    /// Receives as many datagrams as are queued, up to the batch size,
+    /// without blocking. `Ok(0)` means the socket would block.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        const MAX: usize = 64;
+        let count = self.lens.len();
+        // The headers point into this batch's buffers; they are rebuilt on
+        // every call so the batch itself holds no pointers (and stays Send).
+        // SAFETY: iovec and mmsghdr are plain old data; zeroes are valid.
+        let mut iov: [libc::iovec; MAX] = unsafe { std::mem::zeroed() };
+        let mut hdrs: [libc::mmsghdr; MAX] = unsafe { std::mem::zeroed() };
+        let base = self.bufs.as_mut_ptr();
+        for i in 0..count {
+            iov[i] = libc::iovec {
+                // SAFETY: i * stride + stride <= bufs.len(), so the pointer stays in bounds.
+                iov_base: unsafe { base.add(i * self.stride) }.cast(),
+                iov_len: self.stride,
+            };
+            hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+            hdrs[i].msg_hdr.msg_iovlen = 1;
+            hdrs[i].msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            hdrs[i].msg_hdr.msg_namelen =
+                std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        }
+        // SAFETY: every header points at a live buffer of the stated length
+        // and a sockaddr_storage; the kernel writes at most that much.
+        let r = unsafe {
+            libc::recvmmsg(
+                fd,
+                hdrs.as_mut_ptr(),
+                count as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if r < 0 {
+            self.n = 0;
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(e)
+            };
+        }
+        self.n = r as usize;
+        for (len, h) in self.lens.iter_mut().zip(&hdrs[..self.n]) {
+            *len = (h.msg_len as usize).min(self.stride);
+        }
+        Ok(self.n)
+    }
+
+    /// Datagrams received by the last call.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// True when the last call received nothing.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Datagram `i` of the last call and its sender (`None` for an address
+    /// family other than IPv4 and IPv6).
+    pub fn get(&self, i: usize) -> (Option<SocketAddr>, &[u8]) {
+        let b = &self.bufs[i * self.stride..i * self.stride + self.lens[i]];
+        (sockaddr_to_std(&self.addrs[i]), b)
+    }
+}
+
+fn sockaddr_to_std(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match ss.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large enough for.
+            let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))),
+                u16::from_be(a.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::from(a.sin6_addr.s6_addr)),
+                u16::from_be(a.sin6_port),
+            ))
+        }
+        _ => None,
+    }
 }

@@ -259,7 +259,7 @@ impl Json {
         let s = self.str();
         let mut out = vec![0u8; s.len() / 2];
         assert!(
-            s.len() % 2 == 0 && wire::parse_hex(s, &mut out),
+            s.len().is_multiple_of(2) && wire::parse_hex(s, &mut out),
             "vectors: not hex: {s:?}"
         );
         out
