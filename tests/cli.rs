@@ -1,53 +1,12 @@
 //! The real `daved` binary on loopback: a small network, keygen, set, get,
 //! exit codes, and a clean stop on SIGTERM.
 
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_daved");
-
-/// A loopback port nobody is using right now.
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dave-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Nodes killed when the test ends, however it ends.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn start_node(port: u16, edge: Option<u16>, log: &Path) -> Child {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["-l", &format!("127.0.0.1:{port}"), "--status", "1"]);
-    if let Some(e) = edge {
-        cmd.args(["-e", &format!("127.0.0.1:{e}")]);
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("daved starts")
-}
+mod common;
+use common::{free_port, start_node, tmpdir, Nodes, BIN};
 
 fn daved(args: &[&str], home: &Path) -> Output {
     Command::new(BIN)
@@ -71,17 +30,21 @@ fn field<'a>(out: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn write_through_one_node_and_read_through_another() {
-    let dir = tmpdir("net");
+    let dir = tmpdir("cli-net");
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut nodes = Nodes(Vec::new());
-    nodes
-        .0
-        .push(start_node(ports[0], None, &dir.join("n0.log")));
+    nodes.0.push(start_node(
+        ports[0],
+        None,
+        &dir.join("n0.log"),
+        &["--status", "1"],
+    ));
     for (i, p) in ports.iter().enumerate().skip(1) {
         nodes.0.push(start_node(
             *p,
             Some(ports[0]),
             &dir.join(format!("n{i}.log")),
+            &["--status", "1"],
         ));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -188,7 +151,7 @@ fn write_through_one_node_and_read_through_another() {
 
 #[test]
 fn usage_errors_exit_2_and_runtime_failures_exit_1() {
-    let dir = tmpdir("usage");
+    let dir = tmpdir("cli-usage");
     for args in [
         &["frobnicate"][..],
         &["get"],
@@ -247,7 +210,7 @@ fn usage_errors_exit_2_and_runtime_failures_exit_1() {
 #[test]
 fn a_node_refuses_a_backup_it_cannot_use_and_leaves_it_untouched() {
     use std::os::unix::process::CommandExt;
-    let dir = tmpdir("refuse");
+    let dir = tmpdir("cli-refuse");
     let run = |backup: &Path, as_nobody: bool| -> Output {
         let mut c = Command::new(BIN);
         c.args(["-l", "127.0.0.1:0", "--status", "0", "--backup"])

@@ -11,9 +11,9 @@ use dave::wire::{self, Op};
 use dave::{Config, Dat};
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -610,52 +610,20 @@ fn upload_and_download_engines_move_a_multi_level_file_between_nodes() {
 
 // ---- the command line on loopback ----
 
-const BIN: &str = env!("CARGO_BIN_EXE_daved");
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dave-files-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Nodes killed when the test ends, however it ends.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+mod common;
+use common::{free_port, start_node, tmpdir, Nodes, BIN};
 
 fn start_network(n: usize, dir: &Path) -> (Nodes, Vec<String>) {
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
     let mut nodes = Nodes(Vec::new());
     for (i, p) in ports.iter().enumerate() {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["-l", &format!("127.0.0.1:{p}"), "--status", "0"]);
-        if i > 0 {
-            cmd.args(["-e", &format!("127.0.0.1:{}", ports[0])]);
-        }
-        let log = std::fs::File::create(dir.join(format!("n{i}.log"))).unwrap();
-        nodes.0.push(
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("daved starts"),
-        );
+        let edge = (i > 0).then_some(ports[0]);
+        nodes.0.push(start_node(
+            *p,
+            edge,
+            &dir.join(format!("n{i}.log")),
+            &["--status", "0"],
+        ));
     }
     std::thread::sleep(Duration::from_millis(300));
     let addrs = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
@@ -698,7 +666,7 @@ fn json_str<'a>(out: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn setf_and_getf_round_trip_files_on_loopback() {
-    let dir = tmpdir("rt");
+    let dir = tmpdir("files-rt");
     let (_nodes, e) = start_network(3, &dir);
     let kg = daved(&["keygen"], &dir, &dir, None);
     assert!(kg.status.success(), "{}", text(&kg.stderr));
@@ -784,7 +752,7 @@ fn setf_and_getf_round_trip_files_on_loopback() {
 
 #[test]
 fn getf_usage_and_failures() {
-    let dir = tmpdir("usage");
+    let dir = tmpdir("files-usage");
     let u = daved(&["getf"], &dir, &dir, None);
     assert_eq!(u.status.code(), Some(2));
     let u = daved(&["getf", "nothex"], &dir, &dir, None);

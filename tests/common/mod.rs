@@ -1,0 +1,52 @@
+//! Helpers shared by the tests that run the real `daved` binary.
+#![allow(dead_code)] // each test file uses its own share of these
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_daved");
+
+/// A loopback port nobody is using right now.
+pub fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh, empty temporary directory for one test.
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dave-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Nodes killed when the test ends, however it ends.
+pub struct Nodes(pub Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `daved` on 127.0.0.1:`port` (bootstrapping from `edge`), logging to `log`.
+pub fn start_node(port: u16, edge: Option<u16>, log: &Path, extra: &[&str]) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-l", &format!("127.0.0.1:{port}")]).args(extra);
+    if let Some(e) = edge {
+        cmd.args(["-e", &format!("127.0.0.1:{e}")]);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("daved starts")
+}
