@@ -272,19 +272,25 @@ fn verify_batch(
     let now_ms = node.now_ms();
     let cfg = node.config().clone();
     let mut ok = vec![false; spans.len()];
-    let threads = threads.clamp(1, 64);
-    let per = spans.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        for (chunk_ok, chunk) in ok.chunks_mut(per).zip(spans.chunks(per)) {
-            let cfg = &cfg;
-            s.spawn(move || {
-                for (o, &(a, b)) in chunk_ok.iter_mut().zip(chunk) {
-                    *o = wire::decode(&bytes[a..b])
-                        .is_ok_and(|m| check_put(&m, now_ms, cfg, true).is_ok());
-                }
-            });
+    let verify = |chunk_ok: &mut [bool], chunk: &[(usize, usize)]| {
+        for (o, &(a, b)) in chunk_ok.iter_mut().zip(chunk) {
+            *o =
+                wire::decode(&bytes[a..b]).is_ok_and(|m| check_put(&m, now_ms, &cfg, true).is_ok());
         }
-    });
+    };
+    let threads = threads.clamp(1, 64);
+    if threads == 1 || spans.len() < 64 {
+        // Not worth a thread (and nothing is left running after the call).
+        verify(&mut ok, spans);
+    } else {
+        let per = spans.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            for (chunk_ok, chunk) in ok.chunks_mut(per).zip(spans.chunks(per)) {
+                let verify = &verify;
+                s.spawn(move || verify(chunk_ok, chunk));
+            }
+        });
+    }
     for (&(a, b), good) in spans.iter().zip(ok) {
         let m = wire::decode(&bytes[a..b]).expect("decoded while scanning");
         if !good {
