@@ -27,6 +27,7 @@ pub mod node;
 pub mod peers;
 pub mod pow;
 pub mod pow_simd;
+pub mod sim;
 pub mod status;
 pub mod store;
 pub mod sys;

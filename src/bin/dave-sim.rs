@@ -1,0 +1,415 @@
+//! `dave-sim`: runs the deterministic network simulator and prints its
+//! figures as a markdown table, CSV, or an exact text summary; draws
+//! propagation curves as SVG.
+
+use dave::sim::{self, Outcome, SimConfig, NEVER};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+const ABOUT: &str = "dave-sim: many dave nodes in virtual time, driven by one seed.";
+
+const EXAMPLES: &str = "\
+--nodes, --loss, --dup, --latency, --jitter, --churn, --background,
+--writes, --cap, --bits, --probe and --batch take comma-separated lists: every
+combination runs and is one row of the table. --seeds K runs each
+combination with K seeds (SEED, SEED+1, ...).
+
+Examples:
+    dave-sim                                     100 nodes, 5 propagation trials
+    dave-sim -n 100,1000 --loss 0,10             four runs, one table
+    dave-sim --scenario lookup --churn 0,20
+    dave-sim --scenario cost --format csv
+    dave-sim --scenario faults --format summary  every counter and the log hash
+    dave-sim -n 1000 --svg docs/propagation.svg  curves of the trials
+
+A failed invariant prints the command that replays the run, and exits 1.";
+
+/// Flags whose value may be a comma-separated list (a sweep).
+const SWEEP: &[&str] = &[
+    "nodes",
+    "loss",
+    "background",
+    "churn",
+    "latency",
+    "jitter",
+    "writes",
+    "cap",
+    "dup",
+    "bits",
+    "probe",
+    "batch",
+];
+
+/// Every flag of one run, as `sim::options` defines them.
+const FLAGS: &[&str] = &[
+    "scenario",
+    "nodes",
+    "seed",
+    "warmup",
+    "epochs",
+    "epoch",
+    "latency",
+    "jitter",
+    "loss",
+    "dup",
+    "churn",
+    "downtime",
+    "keep",
+    "join",
+    "hostile",
+    "hostile-every",
+    "partition",
+    "background",
+    "writes",
+    "cap",
+    "filter",
+    "edges",
+    "trials",
+    "bits",
+    "ages",
+    "gets",
+    "timeout",
+    "check-every",
+    "probe",
+    "batch",
+];
+
+static REPLAY: Mutex<String> = Mutex::new(String::new());
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut o = sim::options();
+    o.optopt(
+        "",
+        "format",
+        "md (default), csv, or summary (every counter and hashes)",
+        "FMT",
+    );
+    o.optopt(
+        "",
+        "seeds",
+        "runs per combination, seeds SEED.. (default 1)",
+        "K",
+    );
+    o.optopt(
+        "",
+        "threads",
+        "cores to use (default: 2 from 300 nodes up); results do not depend on it",
+        "N",
+    );
+    o.optopt("", "svg", "draw the propagation curves into FILE", "FILE");
+    o.optopt(
+        "",
+        "log",
+        "write the event log as text to FILE (one run only)",
+        "FILE",
+    );
+    o.optflag("q", "quiet", "no progress on standard error");
+    o.optflag("h", "help", "this help");
+    let m = match o.parse(&args) {
+        Ok(m) => m,
+        Err(e) => return usage(&o, &e.to_string()),
+    };
+    if m.opt_present("h") {
+        println!("{}\n{}", o.usage(ABOUT), EXAMPLES);
+        return ExitCode::SUCCESS;
+    }
+    if !m.free.is_empty() {
+        return usage(&o, &format!("unexpected argument {:?}", m.free[0]));
+    }
+    let format = m.opt_str("format").unwrap_or_else(|| "md".into());
+    if !["md", "csv", "summary"].contains(&format.as_str()) {
+        return usage(&o, "--format must be md, csv or summary");
+    }
+    let seeds: u64 = match m.opt_str("seeds").map(|s| s.parse()) {
+        None => 1,
+        Some(Ok(k)) if k > 0 => k,
+        Some(_) => return usage(&o, "--seeds must be a positive number"),
+    };
+    let threads_flag: Option<usize> = match m.opt_str("threads").map(|s| s.parse()) {
+        None => None,
+        Some(Ok(t)) if t > 0 => Some(t),
+        Some(_) => return usage(&o, "--threads must be a positive number"),
+    };
+    let quiet = m.opt_present("q");
+
+    // Expand the sweep into one argument list per run.
+    let mut runs: Vec<Vec<String>> = vec![Vec::new()];
+    for f in FLAGS {
+        let Some(v) = m.opt_str(f) else { continue };
+        let values: Vec<String> = if SWEEP.contains(f) {
+            v.split(',').map(str::to_string).collect()
+        } else {
+            vec![v]
+        };
+        runs = runs
+            .into_iter()
+            .flat_map(|r| {
+                values.iter().map(move |x| {
+                    let mut r = r.clone();
+                    r.push(format!("--{f}"));
+                    r.push(x.clone());
+                    r
+                })
+            })
+            .collect();
+    }
+    let mut cfgs: Vec<SimConfig> = Vec::new();
+    for r in &runs {
+        let one = match sim::options().parse(r) {
+            Ok(x) => x,
+            Err(e) => return usage(&o, &e.to_string()),
+        };
+        let c = match sim::config_from(&one) {
+            Ok(c) => c,
+            Err(e) => return usage(&o, &e),
+        };
+        for s in 0..seeds {
+            cfgs.push(SimConfig {
+                seed: c.seed + s,
+                ..c.clone()
+            });
+        }
+    }
+    if m.opt_present("log") && cfgs.len() > 1 {
+        return usage(&o, "--log takes one run only");
+    }
+
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("dave-sim: panic: {info}");
+        if let Ok(r) = REPLAY.lock() {
+            eprintln!("replay: {r}");
+        }
+    }));
+
+    let mut outcomes: Vec<(SimConfig, Outcome)> = Vec::new();
+    for c in &cfgs {
+        if let Ok(mut r) = REPLAY.lock() {
+            *r = c.replay();
+        }
+        let threads = threads_flag.unwrap_or(if c.nodes >= 300 {
+            dave::pow::cores().min(2)
+        } else {
+            1
+        });
+        let t = Instant::now();
+        let mut s = match sim::Sim::new(c, threads) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("dave-sim: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let built = t.elapsed();
+        if let Some(path) = m.opt_str("log") {
+            if let Err(e) = s.log_to(std::path::Path::new(&path)) {
+                eprintln!("dave-sim: cannot write {path}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        let out = match sim::run_sim(&mut s) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("dave-sim: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let wall = t.elapsed().as_secs_f64();
+        if !quiet {
+            let events = out.net.ticks + out.net.delivered;
+            eprintln!(
+                "# {} : {} epochs, {:.0} events ({:.2e} ticks + {:.2e} datagrams) in {:.1} s (build {:.1} s): {:.2e} events/s on {} thread(s)",
+                c.replay(),
+                s.epoch(),
+                events as f64,
+                out.net.ticks as f64,
+                out.net.delivered as f64,
+                wall,
+                built.as_secs_f64(),
+                events as f64 / (wall - built.as_secs_f64()).max(1e-9),
+                threads
+            );
+        }
+        outcomes.push((c.clone(), out));
+    }
+
+    let mut stdout = std::io::stdout().lock();
+    let text = match format.as_str() {
+        "summary" => outcomes
+            .iter()
+            .map(|(c, o)| format!("# {}\n{}", c.replay(), o.summary()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        f => table(&outcomes, f == "csv"),
+    };
+    let _ = write!(stdout, "{text}");
+    if let Some(path) = m.opt_str("svg") {
+        let svg = svg(&outcomes);
+        if let Err(e) = std::fs::write(&path, svg) {
+            eprintln!("dave-sim: cannot write {path}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn usage(o: &getopts::Options, msg: &str) -> ExitCode {
+    eprintln!("dave-sim: {msg}\n{}", o.short_usage("dave-sim"));
+    ExitCode::from(2)
+}
+
+/// One row per run; the columns are every metric name, in first-seen order.
+fn table(rows: &[(SimConfig, Outcome)], csv: bool) -> String {
+    let mut cols: Vec<String> = Vec::new();
+    for (_, o) in rows {
+        for (k, _) in &o.metrics {
+            if !cols.contains(k) {
+                cols.push(k.clone());
+            }
+        }
+    }
+    let cell = |o: &Outcome, k: &str| o.get(k).unwrap_or("").to_string();
+    let mut s = String::new();
+    if csv {
+        s.push_str(&cols.join(","));
+        s.push('\n');
+        for (_, o) in rows {
+            let r: Vec<String> = cols.iter().map(|k| cell(o, k)).collect();
+            s.push_str(&r.join(","));
+            s.push('\n');
+        }
+    } else {
+        s.push_str(&format!("| {} |\n", cols.join(" | ")));
+        s.push_str(&format!("|{}\n", "---|".repeat(cols.len())));
+        for (_, o) in rows {
+            let r: Vec<String> = cols.iter().map(|k| cell(o, k)).collect();
+            s.push_str(&format!("| {} |\n", r.join(" | ")));
+        }
+    }
+    s
+}
+
+const COLORS: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+];
+
+/// Share of nodes holding a new dat against ms since the put, on a log
+/// scale: per run, a solid curve for the first dat (all trust zero) and a
+/// dashed one for the later dats pooled. Plain SVG, no dependencies.
+fn svg(rows: &[(SimConfig, Outcome)]) -> String {
+    let (w, h) = (820.0, 460.0);
+    let (l, r, t, b) = (60.0, 250.0, 34.0, 50.0);
+    let pw = w - l - r;
+    let ph = h - t - b;
+    let (mut lo, mut hi) = (f64::MAX, 1.0f64);
+    for (c, o) in rows {
+        for a in o.arrivals.iter().flatten() {
+            if *a != NEVER && *a > 0 {
+                lo = lo.min(c.ms(*a));
+                hi = hi.max(c.ms(*a));
+            }
+        }
+    }
+    let x0 = 10f64.powf(lo.min(hi).log10().floor());
+    let x1 = 10f64.powf(hi.log10().ceil());
+    let xpos = |ms: f64| l + pw * (ms.max(x0).log10() - x0.log10()) / (x1.log10() - x0.log10());
+    let mut s = String::new();
+    s.push_str(&format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    ));
+    s.push_str(&format!(
+        "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n<text x=\"{:.1}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Nodes holding a new dat, by time since it was put</text>\n",
+        l + pw / 2.0
+    ));
+    for k in 0..=5 {
+        let y = t + ph - ph * k as f64 / 5.0;
+        s.push_str(&format!(
+            "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}%</text>\n",
+            l + pw,
+            l - 6.0,
+            y + 4.0,
+            k * 20
+        ));
+    }
+    let mut d = x0;
+    while d <= x1 * 1.0001 {
+        let x = xpos(d);
+        s.push_str(&format!(
+            "<line x1=\"{x:.1}\" y1=\"{t}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\n<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+            t + ph,
+            t + ph + 16.0,
+            trim(d)
+        ));
+        d *= 10.0;
+    }
+    s.push_str(&format!(
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">ms since the put (log scale; EPOCH = 65.537 µs)</text>\n",
+        l + pw / 2.0,
+        h - 12.0
+    ));
+    s.push_str(&format!(
+        "<rect x=\"{l}\" y=\"{t}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#444\"/>\n"
+    ));
+    let mut n = 0;
+    for (c, o) in rows {
+        if o.arrivals.is_empty() {
+            continue;
+        }
+        let color = COLORS[n % COLORS.len()];
+        let first = o.arrivals[0].clone();
+        let later: Vec<u64> = o.arrivals[1..].iter().flatten().copied().collect();
+        for (v, dash) in [(first, ""), (later, " stroke-dasharray=\"6,4\"")] {
+            if v.is_empty() {
+                continue;
+            }
+            let mut v = v;
+            v.sort_unstable();
+            let total = v.len() as f64;
+            let mut pts = String::new();
+            let steps = 400;
+            let mut idx = 0;
+            for k in 0..=steps {
+                let ms =
+                    10f64.powf(x0.log10() + (x1.log10() - x0.log10()) * k as f64 / steps as f64);
+                while idx < v.len() && v[idx] != NEVER && c.ms(v[idx]) <= ms {
+                    idx += 1;
+                }
+                let y = t + ph - ph * idx as f64 / total;
+                pts.push_str(&format!("{:.1},{y:.1} ", xpos(ms)));
+            }
+            s.push_str(&format!(
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"{dash} points=\"{}\"/>\n",
+                pts.trim_end()
+            ));
+        }
+        let ly = t + 10.0 + 18.0 * n as f64;
+        s.push_str(&format!(
+            "<line x1=\"{:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{color}\" stroke-width=\"2\"/>\n<text x=\"{:.1}\" y=\"{:.1}\">N={} bg={} loss={}%{}</text>\n",
+            l + pw + 12.0,
+            l + pw + 34.0,
+            l + pw + 40.0,
+            ly + 4.0,
+            c.nodes,
+            c.background,
+            o.get("loss_pct").unwrap_or("?"),
+            if c.probe != dave::config::PROBE { format!(" PROBE={}", c.probe) } else { String::new() }
+        ));
+        n += 1;
+    }
+    let ly = t + 10.0 + 18.0 * n as f64 + 10.0;
+    s.push_str(&format!(
+        "<text x=\"{:.1}\" y=\"{ly:.1}\">solid: first dat (no trust yet)</text>\n<text x=\"{:.1}\" y=\"{:.1}\">dashed: later dats</text>\n",
+        l + pw + 12.0,
+        l + pw + 12.0,
+        ly + 16.0
+    ));
+    s.push_str("</svg>\n");
+    s
+}
+
+fn trim(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
