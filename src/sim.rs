@@ -94,16 +94,59 @@ pub enum Scenario {
     /// Everything at once (loss, duplication, reordering, a partition that
     /// heals, churn, late joins, hostile senders), then one dat and lookups.
     Faults,
+    /// A share of the nodes are attackers ([`SybilMode`]): how fast honest
+    /// dats spread among the honest nodes, whether honest lookups succeed,
+    /// and how much of the honest nodes' tables and trust the attackers hold.
+    Sybil,
 }
+
+/// What Sybil attackers do. They run the same `Node` core as everyone (so
+/// they answer pings, store what they are sent and earn trust like any
+/// peer); the simulator filters what they send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SybilMode {
+    /// Take every dat, send none: no gossip, no answers to GETs.
+    Silent,
+    /// Send only the attackers' own dats, which they write at
+    /// `sybil_writes_per_s` to earn trust; swallow every other dat.
+    Own,
+    /// `Own`, and lie about peers: every PEER an attacker sends names only
+    /// attackers, and each attacker sends unsolicited PEERs of attackers to
+    /// random honest nodes every [`ECLIPSE_EVERY`] epochs.
+    Eclipse,
+}
+
+impl SybilMode {
+    /// Every mode.
+    pub const ALL: [SybilMode; 3] = [SybilMode::Silent, SybilMode::Own, SybilMode::Eclipse];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SybilMode::Silent => "silent",
+            SybilMode::Own => "own",
+            SybilMode::Eclipse => "eclipse",
+        }
+    }
+
+    /// The mode with this name.
+    pub fn parse(s: &str) -> Option<SybilMode> {
+        SybilMode::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+/// Epochs between two unsolicited PEERs of one eclipse attacker.
+pub const ECLIPSE_EVERY: u64 = 64;
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Propagation,
         Scenario::Lookup,
         Scenario::Cost,
         Scenario::Retention,
         Scenario::Faults,
+        Scenario::Sybil,
     ];
 
     /// Its name on the command line.
@@ -114,6 +157,7 @@ impl Scenario {
             Scenario::Cost => "cost",
             Scenario::Retention => "retention",
             Scenario::Faults => "faults",
+            Scenario::Sybil => "sybil",
         }
     }
 
@@ -193,6 +237,15 @@ pub struct SimConfig {
     /// up, as the UDP driver does after a timer wake) and reads what
     /// arrived since at that wake. 1 is lockstep.
     pub batch: u64,
+    /// Share of the nodes that are Sybil attackers.
+    pub sybil_ppm: u32,
+    /// What the attackers do.
+    pub sybil_mode: SybilMode,
+    /// New 8-bit dats per second the attackers write, in all (own and
+    /// eclipse modes).
+    pub sybil_writes_per_s: u64,
+    /// MAX_PEERS of every node.
+    pub max_peers: usize,
 }
 
 impl SimConfig {
@@ -231,6 +284,10 @@ impl SimConfig {
             check_every: 4096,
             probe: crate::config::PROBE,
             batch: 1,
+            sybil_ppm: 0,
+            sybil_mode: SybilMode::Own,
+            sybil_writes_per_s: 50,
+            max_peers: crate::config::MAX_PEERS,
         };
         match scenario {
             Scenario::Propagation => base,
@@ -268,6 +325,13 @@ impl SimConfig {
                 trials: 1,
                 ages_ms: vec![100],
                 gets: 20,
+                ..base
+            },
+            Scenario::Sybil => SimConfig {
+                trials: 4,
+                writes_per_s: 50,
+                sybil_ppm: 300_000,
+                gets: 25,
                 ..base
             },
         }
@@ -387,6 +451,22 @@ impl SimConfig {
         );
         flag("probe", self.probe.to_string(), d.probe.to_string());
         flag("batch", self.batch.to_string(), d.batch.to_string());
+        flag("sybil", ppm_pct(self.sybil_ppm), ppm_pct(d.sybil_ppm));
+        flag(
+            "sybil-mode",
+            self.sybil_mode.name().to_string(),
+            d.sybil_mode.name().to_string(),
+        );
+        flag(
+            "sybil-writes",
+            self.sybil_writes_per_s.to_string(),
+            d.sybil_writes_per_s.to_string(),
+        );
+        flag(
+            "max-peers",
+            self.max_peers.to_string(),
+            d.max_peers.to_string(),
+        );
         a
     }
 
@@ -429,7 +509,23 @@ impl SimConfig {
         if self.hostile > 0xffff {
             return Err("--hostile must be below 65536".into());
         }
+        if self.sybil_ppm > 0 && self.honest_nodes() < 2 {
+            return Err("--sybil leaves fewer than 2 honest nodes".into());
+        }
+        if self.max_peers == 0 {
+            return Err("--max-peers must be positive".into());
+        }
         Ok(())
+    }
+
+    /// Attacker nodes: the share `sybil_ppm` of the nodes, rounded.
+    pub fn sybil_nodes(&self) -> usize {
+        ((self.nodes as u64 * self.sybil_ppm as u64 + 500_000) / 1_000_000) as usize
+    }
+
+    /// Honest nodes.
+    pub fn honest_nodes(&self) -> usize {
+        self.nodes - self.sybil_nodes().min(self.nodes)
     }
 }
 
@@ -439,7 +535,7 @@ pub fn options() -> getopts::Options {
     o.optopt(
         "",
         "scenario",
-        "propagation | lookup | cost | retention | faults (default propagation)",
+        "propagation | lookup | cost | retention | faults | sybil (default propagation)",
         "NAME",
     );
     o.optopt("n", "nodes", "nodes (default 100)", "N");
@@ -576,6 +672,30 @@ pub fn options() -> getopts::Options {
         "epochs per wake: nodes tick every B epochs and read at the wake (default 1, lockstep)",
         "B",
     );
+    o.optopt(
+        "",
+        "sybil",
+        "percent of nodes that are attackers (default 0; sybil scenario 30)",
+        "PCT",
+    );
+    o.optopt(
+        "",
+        "sybil-mode",
+        "silent (send no dat) | own (send only their own dats, written to earn trust) | eclipse (own, and PEERs name only attackers); default own",
+        "MODE",
+    );
+    o.optopt(
+        "",
+        "sybil-writes",
+        "new 8-bit dats per second the attackers write, in all (default 50)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "max-peers",
+        "MAX_PEERS of every node (default 1024)",
+        "N",
+    );
     o
 }
 
@@ -659,6 +779,13 @@ pub fn config_from(m: &getopts::Matches) -> Result<SimConfig, String> {
     num(m, "check-every", &mut c.check_every)?;
     num(m, "probe", &mut c.probe)?;
     num(m, "batch", &mut c.batch)?;
+    pct(m, "sybil", &mut c.sybil_ppm)?;
+    if let Some(s) = m.opt_str("sybil-mode") {
+        c.sybil_mode = SybilMode::parse(&s)
+            .ok_or_else(|| format!("--sybil-mode: {s:?} is not silent, own or eclipse"))?;
+    }
+    num(m, "sybil-writes", &mut c.sybil_writes_per_s)?;
+    num(m, "max-peers", &mut c.max_peers)?;
     c.validate()?;
     Ok(c)
 }
@@ -733,7 +860,7 @@ impl std::fmt::Display for SimError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "invariant broken at epoch {}: {}\nreplay: {}",
+            "failed at epoch {}: {}\nreplay: {}",
             self.epoch, self.msg, self.replay
         )
     }
@@ -763,6 +890,7 @@ mod rec {
     pub const TIMEOUT: u8 = b't';
     pub const HOSTILE: u8 = b'H';
     pub const WRITE: u8 = b'w';
+    pub const SYBIL: u8 = b'y';
 }
 
 const REC_LEN: usize = 13;
@@ -794,6 +922,7 @@ fn rec_name(kind: u8) -> &'static str {
         rec::TIMEOUT => "timeout",
         rec::HOSTILE => "hostile",
         rec::WRITE => "write",
+        rec::SYBIL => "sybil",
         _ => "?",
     }
 }
@@ -920,6 +1049,8 @@ struct Member {
     got: Vec<u64>,
     /// Who delivered that first copy (an event-log id).
     got_from: Vec<u32>,
+    /// An attacker (see [`SybilMode`]).
+    sybil: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -1008,6 +1139,34 @@ pub struct NetStats {
     pub checks: u64,
 }
 
+/// What the Sybil attackers did, counted by the simulator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SybilStats {
+    /// PUTs attackers' nodes sent that the simulator swallowed (gossip
+    /// and answers to GETs).
+    pub swallowed: u64,
+    /// PUTs of the attackers' own dats let through.
+    pub own_sent: u64,
+    /// Dats the attackers wrote.
+    pub writes: u64,
+    /// PEERs rewritten to name only attackers.
+    pub lies: u64,
+    /// Unsolicited PEERs sent to honest nodes.
+    pub unsolicited: u64,
+}
+
+/// What becomes of a datagram an attacker sends.
+enum Filtered {
+    Pass,
+    Drop,
+    Replace(Vec<u8>),
+}
+
+// Sybil log details.
+const SY_SWALLOW: u32 = 0;
+const SY_LIE: u32 = 1;
+const SY_UNSOLICITED: u32 = 2;
+
 /// A dat the simulator made and follows.
 #[derive(Clone, Debug)]
 pub struct Tracked {
@@ -1050,6 +1209,10 @@ pub struct Sim {
     capture: Vec<Vec<u8>>,
     capture_n: u64,
     scratch: Vec<u8>,
+    sybils: Vec<u32>,
+    sybil_key: SigningKey,
+    sybil_acc: u128,
+    sybil_stats: SybilStats,
 }
 
 fn ip_of(a: SocketAddr) -> u32 {
@@ -1148,6 +1311,7 @@ impl Sim {
                 edges,
                 got: Vec::new(),
                 got_from: Vec::new(),
+                sybil: false,
             });
         }
         let mut sim = Sim {
@@ -1184,7 +1348,26 @@ impl Sim {
             capture: Vec::new(),
             capture_n: 0,
             scratch: Vec::new(),
+            sybils: Vec::new(),
+            sybil_key: SigningKey::from_bytes(&[0x5b; 32]),
+            sybil_acc: 0,
+            sybil_stats: SybilStats::default(),
         };
+        // The attackers: a uniform sample of the nodes (a partial shuffle).
+        let k = cfg.sybil_nodes();
+        if k > 0 {
+            let mut idx: Vec<u32> = (0..cfg.nodes as u32).collect();
+            for j in 0..k {
+                let r = j + sim.below((cfg.nodes - j) as u64) as usize;
+                idx.swap(j, r);
+            }
+            let mut chosen = idx[..k].to_vec();
+            chosen.sort_unstable();
+            for &i in &chosen {
+                sim.members[i as usize].sybil = true;
+            }
+            sim.sybils = chosen;
+        }
         for (i, &late) in joiners.iter().enumerate() {
             if late {
                 let span = (cfg.epochs / 2).max(1);
@@ -1279,6 +1462,84 @@ impl Sim {
         } else {
             Some(up[self.below(up.len() as u64) as usize])
         }
+    }
+
+    /// A uniformly random up node that is an attacker (`sybil`) or honest.
+    pub fn random_role(&mut self, sybil: bool) -> Option<usize> {
+        let up: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].up && self.members[i].sybil == sybil)
+            .collect();
+        if up.is_empty() {
+            None
+        } else {
+            Some(up[self.below(up.len() as u64) as usize])
+        }
+    }
+
+    /// Whether node `i` is an attacker.
+    pub fn is_sybil(&self, i: usize) -> bool {
+        self.members[i].sybil
+    }
+
+    /// What the attackers did.
+    pub fn sybil_stats(&self) -> &SybilStats {
+        &self.sybil_stats
+    }
+
+    /// The attackers' hold on the honest nodes that are up, each a mean
+    /// over those nodes: the share of table entries that are attackers; of
+    /// the peers gossip may go to now (in the table for DELAY, heard from
+    /// within 2·PING); of trust; and the share of honest nodes whose most
+    /// trusted peer is an attacker (of those that trust anyone).
+    pub fn sybil_hold(&self) -> [f64; 4] {
+        let mut sum = [0.0f64; 4];
+        let mut n = [0u64; 4];
+        for m in self.members.iter().filter(|m| m.up && !m.sybil) {
+            let Some(node) = &m.node else { continue };
+            let c = node.config();
+            let now = node.epoch();
+            let (mut all, mut bad) = (0u64, 0u64);
+            let (mut live, mut live_bad) = (0u64, 0u64);
+            let (mut trust, mut trust_bad) = (0.0f64, 0.0f64);
+            let mut top: Option<(f64, bool)> = None;
+            for p in node.peers().iter() {
+                let id = self.id_of(p.addr);
+                let sy = (id as usize) < self.members.len() && self.members[id as usize].sybil;
+                all += 1;
+                bad += sy as u64;
+                if (p.edge || now.saturating_sub(p.added) >= c.delay_epochs)
+                    && p.silence(now) < 2 * c.ping_epochs
+                {
+                    live += 1;
+                    live_bad += sy as u64;
+                }
+                trust += p.trust;
+                if sy {
+                    trust_bad += p.trust;
+                }
+                if p.trust > 0.0 && top.is_none_or(|(t, _)| p.trust > t) {
+                    top = Some((p.trust, sy));
+                }
+            }
+            for (k, (num, den)) in [
+                (bad as f64, all as f64),
+                (live_bad as f64, live as f64),
+                (trust_bad, trust),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if den > 0.0 {
+                    sum[k] += num / den;
+                    n[k] += 1;
+                }
+            }
+            if let Some((_, sy)) = top {
+                sum[3] += sy as u64 as f64;
+                n[3] += 1;
+            }
+        }
+        std::array::from_fn(|k| if n[k] > 0 { sum[k] / n[k] as f64 } else { 0.0 })
     }
 
     /// The dats being followed.
@@ -1377,6 +1638,7 @@ impl Sim {
         c.filter_cap = self.cfg.filter_cap;
         c.outbox_slots = SIM_OUTBOX_SLOTS;
         c.probe = self.cfg.probe;
+        c.max_peers = self.cfg.max_peers;
         c.seed = derive(self.cfg.seed, i as u64, incarnation as u64);
         c.edges = self.members[i].edges.clone();
         c
@@ -1564,7 +1826,9 @@ impl Sim {
         self.log.add(rec::EPOCH, e as u32, (e >> 32) as u32, 0);
         self.scheduled(e)?;
         self.writes()?;
+        self.sybil_writes()?;
         self.hostiles(e);
+        self.eclipse(e);
         let slot = (e as usize) & (self.wheel.len() - 1);
         let mut bucket = std::mem::take(&mut self.wheel[slot]);
         // Stable: datagrams for one node keep the order they were sent in.
@@ -1654,7 +1918,12 @@ impl Sim {
         self.write_acc += self.cfg.writes_per_s as u128 * self.cfg.epoch_ns as u128;
         while self.write_acc >= 1_000_000_000 {
             self.write_acc -= 1_000_000_000;
-            let Some(i) = self.random_up() else {
+            let pick = if self.sybils.is_empty() {
+                self.random_up()
+            } else {
+                self.random_role(false)
+            };
+            let Some(i) = pick else {
                 return Ok(());
             };
             let now_ms = self.now_at(self.epoch).unix_ms;
@@ -1669,6 +1938,104 @@ impl Sim {
             self.check_bounds(Some(i as u32))?;
         }
         Ok(())
+    }
+
+    /// The attackers' own stream (own and eclipse modes): dats signed with
+    /// the attackers' key, put into random attackers, which gossip them and
+    /// earn the trust of whoever they reach first.
+    fn sybil_writes(&mut self) -> Result<(), SimError> {
+        if self.sybils.is_empty()
+            || self.cfg.sybil_mode == SybilMode::Silent
+            || self.cfg.sybil_writes_per_s == 0
+            || self.epoch <= 1
+        {
+            return Ok(());
+        }
+        self.sybil_acc += self.cfg.sybil_writes_per_s as u128 * self.cfg.epoch_ns as u128;
+        while self.sybil_acc >= 1_000_000_000 {
+            self.sybil_acc -= 1_000_000_000;
+            let Some(i) = self.random_role(true) else {
+                return Ok(());
+            };
+            let now_ms = self.now_at(self.epoch).unix_ms;
+            self.next_key += 1;
+            let key = self.next_key.to_le_bytes();
+            let mut val = [0u8; VAL_LEN];
+            for c in val.chunks_mut(8) {
+                c.copy_from_slice(&self.rng.next_u64().to_le_bytes());
+            }
+            let d = Dat::make(&key, &val, now_ms, 8, &self.sybil_key, 1, None)
+                .expect("a simulated dat fits")
+                .0;
+            let t = d.time_ms.to_le_bytes();
+            let n = self.members[i].node.as_mut().expect("up");
+            if n.put(&d.msg(&t)).is_ok() {
+                self.sybil_stats.writes += 1;
+                self.log.add(rec::WRITE, i as u32, 1, 0);
+            }
+            self.check_bounds(Some(i as u32))?;
+        }
+        Ok(())
+    }
+
+    /// A PEER naming `NPEER` random attackers.
+    fn attacker_peer(&mut self) -> Vec<u8> {
+        let mut m = Msg::op(Op::Peer);
+        for k in 0..NPEER {
+            let r = self.below(self.sybils.len() as u64) as usize;
+            let j = self.sybils[r];
+            m.pds[k] = Pd::from_addr(node_addr(j as usize));
+        }
+        m.npds = NPEER as u8;
+        encode(&m)
+    }
+
+    /// Eclipse mode: every attacker that is up sends an unsolicited PEER
+    /// of attackers to a random honest node every `ECLIPSE_EVERY` epochs.
+    fn eclipse(&mut self, e: u64) {
+        if self.cfg.sybil_mode != SybilMode::Eclipse {
+            return;
+        }
+        for s in 0..self.sybils.len() {
+            let a = self.sybils[s];
+            if !self.members[a as usize].up || (e + a as u64) % ECLIPSE_EVERY != 0 {
+                continue;
+            }
+            let Some(to) = self.random_role(false) else {
+                return;
+            };
+            let pkt = self.attacker_peer();
+            self.sybil_stats.unsolicited += 1;
+            self.log.add(rec::SYBIL, a, to as u32, SY_UNSOLICITED);
+            self.route_one(e, a, node_addr(to), &pkt);
+        }
+    }
+
+    /// What an attacker's datagram becomes on the wire.
+    fn sybil_out(&mut self, from: u32, data: &[u8]) -> Filtered {
+        let Ok(m) = wire::decode(data) else {
+            return Filtered::Pass;
+        };
+        match m.op {
+            Op::Put => {
+                let own = self.cfg.sybil_mode != SybilMode::Silent
+                    && m.pubkey == self.sybil_key.verifying_key().as_bytes();
+                if own {
+                    self.sybil_stats.own_sent += 1;
+                    Filtered::Pass
+                } else {
+                    self.sybil_stats.swallowed += 1;
+                    self.log.add(rec::SYBIL, from, 0, SY_SWALLOW);
+                    Filtered::Drop
+                }
+            }
+            Op::Peer if self.cfg.sybil_mode == SybilMode::Eclipse => {
+                self.sybil_stats.lies += 1;
+                self.log.add(rec::SYBIL, from, 0, SY_LIE);
+                Filtered::Replace(self.attacker_peer())
+            }
+            _ => Filtered::Pass,
+        }
     }
 
     // ---- phase 2 ----
@@ -1757,6 +2124,16 @@ impl Sim {
         for o in &outs {
             for &(from, to, off, len) in &o.sends {
                 let data = &o.bytes[off as usize..off as usize + len as usize];
+                if self.members[from as usize].sybil {
+                    match self.sybil_out(from, data) {
+                        Filtered::Drop => continue,
+                        Filtered::Replace(p) => {
+                            self.route_one(e, from, to, &p);
+                            continue;
+                        }
+                        Filtered::Pass => {}
+                    }
+                }
                 self.route_one(e, from, to, data);
             }
         }
@@ -2303,6 +2680,8 @@ pub struct Outcome {
     pub net: NetStats,
     /// Counters of every node that was up at the end, summed.
     pub stats: Stats,
+    /// Sybil: every `SAMPLE_EPOCHS`, the epoch and [`Sim::sybil_hold`].
+    pub series: Vec<(u64, [f64; 4])>,
 }
 
 impl Outcome {
@@ -2386,6 +2765,7 @@ pub fn run_sim(sim: &mut Sim) -> Result<Outcome, SimError> {
         Scenario::Cost => cost(sim, &mut o)?,
         Scenario::Retention => retention(sim, &mut o)?,
         Scenario::Faults => faults(sim, &mut o)?,
+        Scenario::Sybil => sybil(sim, &mut o)?,
     }
     let (peers, live) = sim.peer_means();
     o.put("peers", format!("{peers:.1}"));
@@ -2533,6 +2913,12 @@ fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
 
 fn all_hold(sim: &Sim, k: usize) -> bool {
     sim.members.iter().all(|m| !m.up || m.got[k] != NEVER)
+}
+
+fn all_honest_hold(sim: &Sim, k: usize) -> bool {
+    sim.members
+        .iter()
+        .all(|m| m.sybil || !m.up || m.got[k] != NEVER)
 }
 
 fn lookup(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
@@ -2875,5 +3261,162 @@ fn faults(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
     o.put("hostile_sent", n.hostile_sent);
     o.put("crashes", n.crashes);
     o.put("joins", n.joins);
+    Ok(())
+}
+
+/// Steps once, and samples the attackers' hold on every `SAMPLE_EPOCHS`.
+fn step_sampled(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
+    sim.step()?;
+    if sim.epoch() % SAMPLE_EPOCHS == 0 {
+        o.series.push((sim.epoch(), sim.sybil_hold()));
+    }
+    Ok(())
+}
+
+fn sybil(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
+    let cfg = sim.config().clone();
+    o.put("sybil_pct", ppm_pct(cfg.sybil_ppm));
+    o.put(
+        "mode",
+        if cfg.sybil_ppm == 0 {
+            "-"
+        } else {
+            cfg.sybil_mode.name()
+        },
+    );
+    o.put("attackers", cfg.sybil_nodes());
+    while sim.epoch() < cfg.warmup_epochs {
+        step_sampled(sim, o)?;
+    }
+    const QS: [u64; 4] = [50, 90, 99, 100];
+    // Per trial: epochs until each share QS of the honest nodes held the
+    // dat, and the share that held it when the trial ended.
+    let mut rows: Vec<([u64; 4], usize)> = Vec::new();
+    let mut ks = Vec::new();
+    let mut from_attacker = 0;
+    for _ in 0..cfg.trials {
+        let Some(src) = sim.random_role(false) else {
+            break;
+        };
+        let k = sim.put_new(src, cfg.bits)?;
+        ks.push(k);
+        let start = sim.epoch();
+        loop {
+            step_sampled(sim, o)?;
+            let e = sim.epoch() - start;
+            if e >= cfg.epochs || e % 16 == 0 && all_honest_hold(sim, k) {
+                break;
+            }
+        }
+        let mut offs: Vec<u64> = sim
+            .up_nodes()
+            .into_iter()
+            .filter(|&i| !sim.is_sybil(i))
+            .map(|i| match sim.first_held(i, k) {
+                NEVER => NEVER,
+                e => e - start,
+            })
+            .collect();
+        offs.sort_unstable();
+        let held = offs.iter().filter(|&&x| x != NEVER).count();
+        // Honest nodes whose first copy came from an attacker (none
+        // should: attackers swallow every dat but their own).
+        from_attacker += sim
+            .up_nodes()
+            .into_iter()
+            .filter(|&i| !sim.is_sybil(i))
+            .filter(|&i| sim.first_from(i, k).is_some_and(|f| sim.is_sybil(f)))
+            .count();
+        rows.push((
+            QS.map(|q| nearest_rank(&offs, q)),
+            100 * held / offs.len().max(1),
+        ));
+        o.arrivals.push(offs);
+        sim.untrack(k);
+        let until = sim.epoch() + TRIAL_GAP_EPOCHS;
+        while sim.epoch() < until {
+            step_sampled(sim, o)?;
+        }
+    }
+    o.put("trials", rows.len());
+    for (j, q) in QS.iter().enumerate() {
+        let mut v: Vec<u64> = rows.iter().map(|r| r.0[j]).collect();
+        let m = median(&mut v);
+        o.put(&format!("e{q}"), fmt_epochs(m));
+        o.put(&format!("ms{q}"), fmt_ms(&cfg, m));
+    }
+    let reached = rows.iter().filter(|r| r.0[3] != NEVER).count();
+    o.put("reached_all", format!("{reached}/{}", rows.len()));
+    o.put("from_attacker", from_attacker);
+    o.put("held_min_pct", rows.iter().map(|r| r.1).min().unwrap_or(0));
+    // Lookups: each trial's dat, by name, from random honest nodes, asking
+    // the network only (the answer must come from a peer).
+    let mut ids: Vec<(usize, GetId, u32)> = Vec::new();
+    for &k in &ks {
+        let d = sim.tracked()[k].dat.clone();
+        let q = Query::name(d.pubkey, &d.key).expect("short key");
+        let mut tries = 0;
+        let before = ids.len();
+        while ids.len() - before < cfg.gets && tries < 100 * cfg.gets {
+            tries += 1;
+            let Some(i) = sim.random_role(false) else {
+                break;
+            };
+            if let Some(id) = sim.get(i, q, true) {
+                ids.push((i, id, sim.incarnation(i)));
+            }
+        }
+    }
+    let asked = ids.len();
+    let start = sim.epoch();
+    let deadline = start + cfg.epochs_in_ms(cfg.get_timeout_ms) + 1;
+    let mut lat = Vec::new();
+    while sim.epoch() < deadline && !ids.is_empty() {
+        step_sampled(sim, o)?;
+        for (i, ev, e) in sim.take_events() {
+            let (id, ok) = match ev {
+                Event::Got { id, .. } => (id, true),
+                Event::TimedOut { id } => (id, false),
+            };
+            if let Some(p) = ids
+                .iter()
+                .position(|x| (x.0, x.1, x.2) == (i, id, sim.incarnation(i)))
+            {
+                ids.swap_remove(p);
+                if ok {
+                    lat.push(e - start);
+                }
+            }
+        }
+    }
+    lat.sort_unstable();
+    o.put("gets_ok", format!("{}/{asked}", lat.len()));
+    o.put(
+        "gets_ok_pct",
+        format!("{:.1}", 100.0 * lat.len() as f64 / asked.max(1) as f64),
+    );
+    o.put("get_p50_ms", fmt_ms(&cfg, nearest_rank(&lat, 50)));
+    o.put("get_p90_ms", fmt_ms(&cfg, nearest_rank(&lat, 90)));
+    // The attackers' hold, averaged over the samples after warmup, and at
+    // the end.
+    let after: Vec<[f64; 4]> = o
+        .series
+        .iter()
+        .filter(|(e, _)| *e > cfg.warmup_epochs)
+        .map(|(_, h)| *h)
+        .collect();
+    let end = sim.sybil_hold();
+    for (j, name) in ["table", "live", "trust", "top"].iter().enumerate() {
+        let mean = after.iter().map(|h| h[j]).sum::<f64>() / after.len().max(1) as f64;
+        o.put(&format!("{name}_pct"), format!("{:.1}", 100.0 * mean));
+        o.put(&format!("{name}_end_pct"), format!("{:.1}", 100.0 * end[j]));
+    }
+    let st = *sim.sybil_stats();
+    o.put("swallowed", st.swallowed);
+    o.put("own_sent", st.own_sent);
+    o.put("sybil_writes", st.writes);
+    o.put("honest_writes", sim.net().writes);
+    o.put("lies", st.lies);
+    o.put("unsolicited", st.unsolicited);
     Ok(())
 }

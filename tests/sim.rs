@@ -5,7 +5,7 @@
 //! Every failure message carries the command that replays the run.
 
 use dave::config::{DELAY_EPOCHS, PROBE, SEED_EPOCHS};
-use dave::sim::{self, Outcome, Scenario, SimConfig, SimError};
+use dave::sim::{self, Outcome, Scenario, SimConfig, SimError, SybilMode};
 use dave::wire::Op;
 use std::sync::OnceLock;
 
@@ -302,6 +302,13 @@ fn flags_round_trip_and_failures_name_their_replay() {
         seed: 9,
         ..faults_cfg()
     });
+    cfgs.push(SimConfig {
+        sybil_ppm: 250_000,
+        sybil_mode: SybilMode::Eclipse,
+        sybil_writes_per_s: 7,
+        max_peers: 16,
+        ..SimConfig::new(Scenario::Sybil)
+    });
     for c in cfgs {
         let mut args = c.to_args();
         args.extend(["--seed".to_string(), c.seed.to_string()]);
@@ -321,4 +328,89 @@ fn flags_round_trip_and_failures_name_their_replay() {
     );
     // Warmup covers DELAY, so gossip can flow when measuring starts.
     assert!(SimConfig::new(Scenario::Propagation).warmup_epochs >= DELAY_EPOCHS);
+}
+
+/// A small Sybil network: 40 nodes, 12 of them attackers, one honest dat
+/// followed and looked up.
+fn sybil_cfg(mode: SybilMode, max_peers: usize) -> SimConfig {
+    SimConfig {
+        nodes: 40,
+        sybil_ppm: 300_000,
+        sybil_mode: mode,
+        max_peers,
+        trials: 1,
+        epochs: 12_000,
+        gets: 20,
+        ..SimConfig::new(Scenario::Sybil)
+    }
+}
+
+/// Attackers that take every dat and send none. What the simulator lets
+/// through is checked from the receiving side: no honest node got its
+/// first copy of the honest dat from an attacker. And honest lookups
+/// still succeed: silent attackers deliver nothing novel, so they earn no
+/// trust and are picked only by the 1/PROBE uniform draws; a GET goes to
+/// FANOUT trusted peers at once and again every 4 PULL periods, so nearly
+/// every lookup reaches an honest holder within its 2 s (at least 90%).
+#[test]
+fn silent_sybils_forward_nothing_and_lookups_still_succeed() {
+    let cfg = sybil_cfg(SybilMode::Silent, dave::config::MAX_PEERS);
+    let o = run(&cfg, 1);
+    assert_eq!(num(&o, "attackers", &cfg), 12.0);
+    assert_eq!(
+        num(&o, "from_attacker", &cfg),
+        0.0,
+        "replay: {}",
+        cfg.replay()
+    );
+    assert!(num(&o, "swallowed", &cfg) > 0.0, "attackers were sent dats");
+    assert_eq!(
+        num(&o, "trust_pct", &cfg),
+        0.0,
+        "silent attackers earn no trust"
+    );
+    let ok = num(&o, "gets_ok_pct", &cfg);
+    assert!(
+        ok >= 90.0,
+        "{ok}% of lookups found\nreplay: {}",
+        cfg.replay()
+    );
+}
+
+/// Eclipse attempt against tables smaller than the network (MAX_PEERS 16
+/// of 39 others). Without lies, a PEER answer is a sample of the
+/// answerer's table, so attackers hold about their share of the nodes
+/// (30%) of honest tables: within 10 points (the sampling error of the
+/// mean over 28 honest tables of 16 is about 2 points). With every
+/// attacker's PEER naming only attackers, and unsolicited PEERs refused,
+/// their share must rise above the population share by more than that
+/// same error.
+#[test]
+fn eclipse_lies_raise_the_attackers_share_of_small_tables() {
+    let own = sybil_cfg(SybilMode::Own, 16);
+    let ecl = sybil_cfg(SybilMode::Eclipse, 16);
+    let (o1, o2) = (run(&own, 1), run(&ecl, 1));
+    let share = 100.0 * 12.0 / 40.0;
+    let t1 = num(&o1, "table_pct", &own);
+    let t2 = num(&o2, "table_pct", &ecl);
+    assert!(
+        (t1 - share).abs() <= 10.0,
+        "without lies attackers hold {t1}% of tables\nreplay: {}",
+        own.replay()
+    );
+    assert!(
+        t2 > share + 10.0,
+        "with lies attackers hold {t2}% of tables\nreplay: {}",
+        ecl.replay()
+    );
+    assert!(num(&o2, "lies", &ecl) > 0.0 && num(&o2, "unsolicited", &ecl) > 0.0);
+    assert!(
+        o2.stats.drop_count(dave::node::Reason::Unsolicited)
+            >= num(&o2, "unsolicited", &ecl) as u64 / 2,
+        "unsolicited PEERs are refused and counted"
+    );
+    // Own dats pass: attackers earn some trust, and honest dats never
+    // came from them.
+    assert!(num(&o1, "own_sent", &own) > 0.0);
+    assert_eq!(num(&o1, "from_attacker", &own), 0.0);
 }

@@ -12,7 +12,8 @@ const ABOUT: &str = "dave-sim: many dave nodes in virtual time, driven by one se
 
 const EXAMPLES: &str = "\
 --nodes, --loss, --dup, --latency, --jitter, --churn, --background,
---writes, --cap, --bits, --probe and --batch take comma-separated lists: every
+--writes, --cap, --bits, --probe, --batch, --sybil, --sybil-mode and
+--max-peers take comma-separated lists: every
 combination runs and is one row of the table. --seeds K runs each
 combination with K seeds (SEED, SEED+1, ...).
 
@@ -22,6 +23,7 @@ Examples:
     dave-sim --scenario lookup --churn 0,20
     dave-sim --scenario cost --format csv
     dave-sim --scenario faults --format summary  every counter and the log hash
+    dave-sim --scenario sybil --sybil 0,10,30,50 --sybil-mode silent,own,eclipse
     dave-sim -n 1000 --svg docs/propagation.svg  curves of the trials
 
 A failed invariant prints the command that replays the run, and exits 1.";
@@ -40,6 +42,9 @@ const SWEEP: &[&str] = &[
     "bits",
     "probe",
     "batch",
+    "sybil",
+    "sybil-mode",
+    "max-peers",
 ];
 
 /// Every flag of one run, as `sim::options` defines them.
@@ -74,6 +79,10 @@ const FLAGS: &[&str] = &[
     "check-every",
     "probe",
     "batch",
+    "sybil",
+    "sybil-mode",
+    "sybil-writes",
+    "max-peers",
 ];
 
 static REPLAY: Mutex<String> = Mutex::new(String::new());
@@ -246,7 +255,11 @@ fn main() -> ExitCode {
     };
     let _ = write!(stdout, "{text}");
     if let Some(path) = m.opt_str("svg") {
-        let svg = svg(&outcomes);
+        let svg = if outcomes.iter().any(|(_, o)| !o.series.is_empty()) {
+            svg_series(&outcomes)
+        } else {
+            svg(&outcomes)
+        };
         if let Err(e) = std::fs::write(&path, svg) {
             eprintln!("dave-sim: cannot write {path}: {e}");
             return ExitCode::from(1);
@@ -295,14 +308,122 @@ const COLORS: [&str; 8] = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
 
+/// The frame both plots share: a white page with a title, a 0–100% axis
+/// with its grid, and a legend to the right of the plot area.
+struct Frame {
+    w: f64,
+    h: f64,
+    l: f64,
+    t: f64,
+    pw: f64,
+    ph: f64,
+}
+
+impl Frame {
+    fn new() -> Frame {
+        let (w, h) = (820.0, 460.0);
+        let (l, r, t, b) = (60.0, 250.0, 34.0, 50.0);
+        Frame {
+            w,
+            h,
+            l,
+            t,
+            pw: w - l - r,
+            ph: h - t - b,
+        }
+    }
+
+    fn y(&self, share: f64) -> f64 {
+        self.t + self.ph - self.ph * share.clamp(0.0, 1.0)
+    }
+
+    /// The page, the title and the y axis.
+    fn open(&self, title: &str) -> String {
+        let (w, h, l) = (self.w, self.h, self.l);
+        let mut s = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n<text x=\"{:.1}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{title}</text>\n",
+            l + self.pw / 2.0
+        );
+        for k in 0..=5 {
+            let y = self.y(k as f64 / 5.0);
+            s.push_str(&format!(
+                "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}%</text>\n",
+                l + self.pw,
+                l - 6.0,
+                y + 4.0,
+                k * 20
+            ));
+        }
+        s
+    }
+
+    /// A vertical grid line at `x` with its label.
+    fn tick(&self, s: &mut String, x: f64, label: &str) {
+        let bottom = self.t + self.ph;
+        s.push_str(&format!(
+            "<line x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"#ddd\"/>\n<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>\n",
+            self.t,
+            bottom + 16.0
+        ));
+    }
+
+    /// The x axis caption and the plot's border.
+    fn caption(&self, s: &mut String, text: &str) {
+        s.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{text}</text>\n<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n",
+            self.l + self.pw / 2.0,
+            self.h - 12.0,
+            self.l,
+            self.t,
+            self.pw,
+            self.ph
+        ));
+    }
+
+    /// A curve through `pts`, dashed or not.
+    fn curve(&self, s: &mut String, color: &str, dashed: bool, pts: &[(f64, f64)]) {
+        let dash = if dashed {
+            " stroke-dasharray=\"6,4\""
+        } else {
+            ""
+        };
+        let p: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+        s.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"{dash} points=\"{}\"/>\n",
+            p.join(" ")
+        ));
+    }
+
+    /// Legend entry `n`.
+    fn legend(&self, s: &mut String, n: usize, color: &str, label: &str) {
+        let x = self.l + self.pw;
+        let ly = self.t + 10.0 + 18.0 * n as f64;
+        s.push_str(&format!(
+            "<line x1=\"{:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{color}\" stroke-width=\"2\"/>\n<text x=\"{:.1}\" y=\"{:.1}\">{label}</text>\n",
+            x + 12.0,
+            x + 34.0,
+            x + 40.0,
+            ly + 4.0
+        ));
+    }
+
+    /// What solid and dashed mean, below `n` legend entries; closes the page.
+    fn close(&self, mut s: String, n: usize, solid: &str, dashed: &str) -> String {
+        let x = self.l + self.pw + 12.0;
+        let ly = self.t + 10.0 + 18.0 * n as f64 + 10.0;
+        s.push_str(&format!(
+            "<text x=\"{x:.1}\" y=\"{ly:.1}\">solid: {solid}</text>\n<text x=\"{x:.1}\" y=\"{:.1}\">dashed: {dashed}</text>\n</svg>\n",
+            ly + 16.0
+        ));
+        s
+    }
+}
+
 /// Share of nodes holding a new dat against ms since the put, on a log
 /// scale: per run, a solid curve for the first dat (all trust zero) and a
 /// dashed one for the later dats pooled. Plain SVG, no dependencies.
 fn svg(rows: &[(SimConfig, Outcome)]) -> String {
-    let (w, h) = (820.0, 460.0);
-    let (l, r, t, b) = (60.0, 250.0, 34.0, 50.0);
-    let pw = w - l - r;
-    let ph = h - t - b;
+    let f = Frame::new();
     let (mut lo, mut hi) = (f64::MAX, 1.0f64);
     for (c, o) in rows {
         for a in o.arrivals.iter().flatten() {
@@ -314,44 +435,14 @@ fn svg(rows: &[(SimConfig, Outcome)]) -> String {
     }
     let x0 = 10f64.powf(lo.min(hi).log10().floor());
     let x1 = 10f64.powf(hi.log10().ceil());
-    let xpos = |ms: f64| l + pw * (ms.max(x0).log10() - x0.log10()) / (x1.log10() - x0.log10());
-    let mut s = String::new();
-    s.push_str(&format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n"
-    ));
-    s.push_str(&format!(
-        "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n<text x=\"{:.1}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Nodes holding a new dat, by time since it was put</text>\n",
-        l + pw / 2.0
-    ));
-    for k in 0..=5 {
-        let y = t + ph - ph * k as f64 / 5.0;
-        s.push_str(&format!(
-            "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}%</text>\n",
-            l + pw,
-            l - 6.0,
-            y + 4.0,
-            k * 20
-        ));
-    }
+    let xpos = |ms: f64| f.l + f.pw * (ms.max(x0).log10() - x0.log10()) / (x1.log10() - x0.log10());
+    let mut s = f.open("Nodes holding a new dat, by time since it was put");
     let mut d = x0;
     while d <= x1 * 1.0001 {
-        let x = xpos(d);
-        s.push_str(&format!(
-            "<line x1=\"{x:.1}\" y1=\"{t}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\n<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
-            t + ph,
-            t + ph + 16.0,
-            trim(d)
-        ));
+        f.tick(&mut s, xpos(d), &trim(d));
         d *= 10.0;
     }
-    s.push_str(&format!(
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">ms since the put (log scale; EPOCH = 65.537 µs)</text>\n",
-        l + pw / 2.0,
-        h - 12.0
-    ));
-    s.push_str(&format!(
-        "<rect x=\"{l}\" y=\"{t}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#444\"/>\n"
-    ));
+    f.caption(&mut s, "ms since the put (log scale; EPOCH = 65.537 µs)");
     let mut n = 0;
     for (c, o) in rows {
         if o.arrivals.is_empty() {
@@ -360,14 +451,13 @@ fn svg(rows: &[(SimConfig, Outcome)]) -> String {
         let color = COLORS[n % COLORS.len()];
         let first = o.arrivals[0].clone();
         let later: Vec<u64> = o.arrivals[1..].iter().flatten().copied().collect();
-        for (v, dash) in [(first, ""), (later, " stroke-dasharray=\"6,4\"")] {
+        for (mut v, dashed) in [(first, false), (later, true)] {
             if v.is_empty() {
                 continue;
             }
-            let mut v = v;
             v.sort_unstable();
             let total = v.len() as f64;
-            let mut pts = String::new();
+            let mut pts = Vec::new();
             let steps = 400;
             let mut idx = 0;
             for k in 0..=steps {
@@ -376,37 +466,75 @@ fn svg(rows: &[(SimConfig, Outcome)]) -> String {
                 while idx < v.len() && v[idx] != NEVER && c.ms(v[idx]) <= ms {
                     idx += 1;
                 }
-                let y = t + ph - ph * idx as f64 / total;
-                pts.push_str(&format!("{:.1},{y:.1} ", xpos(ms)));
+                pts.push((xpos(ms), f.y(idx as f64 / total)));
             }
-            s.push_str(&format!(
-                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"{dash} points=\"{}\"/>\n",
-                pts.trim_end()
-            ));
+            f.curve(&mut s, color, dashed, &pts);
         }
-        let ly = t + 10.0 + 18.0 * n as f64;
-        s.push_str(&format!(
-            "<line x1=\"{:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{color}\" stroke-width=\"2\"/>\n<text x=\"{:.1}\" y=\"{:.1}\">N={} bg={} loss={}%{}</text>\n",
-            l + pw + 12.0,
-            l + pw + 34.0,
-            l + pw + 40.0,
-            ly + 4.0,
+        let probe = if c.probe != dave::config::PROBE {
+            format!(" PROBE={}", c.probe)
+        } else {
+            String::new()
+        };
+        let label = format!(
+            "N={} bg={} loss={}%{probe}",
             c.nodes,
             c.background,
-            o.get("loss_pct").unwrap_or("?"),
-            if c.probe != dave::config::PROBE { format!(" PROBE={}", c.probe) } else { String::new() }
-        ));
+            o.get("loss_pct").unwrap_or("?")
+        );
+        f.legend(&mut s, n, color, &label);
         n += 1;
     }
-    let ly = t + 10.0 + 18.0 * n as f64 + 10.0;
-    s.push_str(&format!(
-        "<text x=\"{:.1}\" y=\"{ly:.1}\">solid: first dat (no trust yet)</text>\n<text x=\"{:.1}\" y=\"{:.1}\">dashed: later dats</text>\n",
-        l + pw + 12.0,
-        l + pw + 12.0,
-        ly + 16.0
-    ));
-    s.push_str("</svg>\n");
-    s
+    f.close(s, n, "first dat (no trust yet)", "later dats")
+}
+
+/// Sybil runs: the attackers' share of the honest nodes' trust (solid) and
+/// of their peer tables (dashed) against time, one colour per run.
+fn svg_series(rows: &[(SimConfig, Outcome)]) -> String {
+    let f = Frame::new();
+    let mut x1 = 0.1f64;
+    for (c, o) in rows {
+        if let Some((e, _)) = o.series.last() {
+            x1 = x1.max(c.ms(*e) / 1000.0);
+        }
+    }
+    let x1 = (x1 * 2.0).ceil() / 2.0;
+    let xpos = |secs: f64| f.l + f.pw * secs / x1;
+    let mut s = f.open("Attackers' share of honest nodes' trust and peer tables");
+    let step = if x1 > 5.0 { 1.0 } else { 0.5 };
+    let mut x = 0.0;
+    while x <= x1 + 1e-9 {
+        f.tick(&mut s, xpos(x), &trim(x));
+        x += step;
+    }
+    f.caption(&mut s, "seconds of virtual time (EPOCH = 65.537 µs)");
+    let mut n = 0;
+    for (c, o) in rows {
+        if o.series.is_empty() || c.sybil_ppm == 0 {
+            continue;
+        }
+        let color = COLORS[n % COLORS.len()];
+        for (j, dashed) in [(2usize, false), (0, true)] {
+            let pts: Vec<(f64, f64)> = o
+                .series
+                .iter()
+                .map(|(e, v)| (xpos(c.ms(*e) / 1000.0), f.y(v[j])))
+                .collect();
+            f.curve(&mut s, color, dashed, &pts);
+        }
+        let tables = if c.max_peers != dave::config::MAX_PEERS {
+            format!(", tables of {}", c.max_peers)
+        } else {
+            String::new()
+        };
+        let label = format!(
+            "{}% {}{tables}",
+            o.get("sybil_pct").unwrap_or("?"),
+            c.sybil_mode.name()
+        );
+        f.legend(&mut s, n, color, &label);
+        n += 1;
+    }
+    f.close(s, n, "share of trust", "share of table entries")
 }
 
 fn trim(x: f64) -> String {
