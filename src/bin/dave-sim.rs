@@ -13,9 +13,9 @@ const ABOUT: &str = "dave-sim: many dave nodes in virtual time, driven by one se
 const EXAMPLES: &str = "\
 --nodes, --loss, --dup, --latency, --jitter, --churn, --background,
 --writes, --cap, --bits, --probe, --batch, --sybil, --sybil-mode and
---max-peers take comma-separated lists: every
-combination runs and is one row of the table. --seeds K runs each
-combination with K seeds (SEED, SEED+1, ...).
+--max-peers take comma-separated lists: every combination runs and is one
+row of the table. --seeds K runs each combination with K seeds (SEED,
+SEED+1, ...).
 
 Examples:
     dave-sim                                     100 nodes, 5 propagation trials
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         "cores to use (default: 2 from 300 nodes up); results do not depend on it",
         "N",
     );
-    o.optopt("", "svg", "draw the propagation curves into FILE", "FILE");
+    o.optopt("", "svg", "draw the propagation curves into FILE (sybil scenario: the attackers' share of tables and trust over time)", "FILE");
     o.optopt(
         "",
         "log",
