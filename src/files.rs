@@ -1419,8 +1419,10 @@ impl Download {
                         smooth(&mut self.srtt, rtt);
                     }
                     None => {
-                        // Answered from the node's own store: nothing was sent.
+                        // Answered from the node's own store: nothing was
+                        // sent, so nothing to pace; the lane may go at once.
                         lane.inflight -= 1;
+                        lane.ready = lane.ready.min(now);
                         self.stats.local += 1;
                     }
                 }

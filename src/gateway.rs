@@ -9,6 +9,7 @@
 //! | `GET /v1/dat/{work}` | the dat as JSON, or its raw value with `Accept: application/octet-stream`; from the store, else fetched from the network within [`Limits::get_wait`]; 404 when not found |
 //! | `GET /v1/name/{pubkey}/{key}` | the current dat of a name, the same way; `key` is percent-encoded bytes, or `hex:` and hex digits |
 //! | `POST /v1/dat` | a complete PUT as JSON, verified exactly as a packet would be; 202 when accepted and sent on, 400 naming the failing check |
+//! | `GET /v1/file/{root}`, `GET /v1/file/{pubkey}/{name}` | a file written with `daved setf`, by its root's work hash or by name (`hex:` and 64 digits): every dat fetched and verified against the tree before the first byte is sent, at most [`Limits::file_max`] bytes, [`Limits::files`] at once; 404 when no root arrives, 504 when the file stalls, 502 when a piece is bad |
 //! | `GET /v1/status` | the node's status as JSON |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /`, `/app.js`, `/proto.js`, `/worker.js`, `/vendor.js`, `/vendor-LICENSE.txt` | the web page and its scripts, embedded in the binary |
@@ -19,6 +20,7 @@
 //! requests from one address (429), malformed request (400), unknown route
 //! (404), wrong method (405).
 
+use crate::files::{Download, DownloadOpts, FetchError, RootRef};
 use crate::json::{self, Value};
 use crate::node::{Event as NodeEvent, GetId, GetOpts, Node, PutError, Query};
 use crate::status::Report;
@@ -31,6 +33,10 @@ use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+
+/// Rounds of file-read steps per tick (each round at most a window of
+/// answers from the node's own store).
+const FILE_ROUNDS: usize = 64;
 
 /// Token of the listening socket; connections use the tokens after it.
 pub const LISTEN_TOKEN: Token = Token(2);
@@ -57,6 +63,13 @@ pub struct Limits {
     pub clients: usize,
     /// How long a GET waits for the network when the store does not hold the dat.
     pub get_wait: Duration,
+    /// Largest file `GET /v1/file` reads (it is held in memory until verified).
+    pub file_max: u64,
+    /// Files read at once (more get 503).
+    pub files: usize,
+    /// GETs one file read keeps in flight (the node's MAX_GETS bounds all
+    /// of its application GETs together).
+    pub file_window: usize,
 }
 
 impl Default for Limits {
@@ -71,6 +84,9 @@ impl Default for Limits {
             burst: 40.0,
             clients: 4096,
             get_wait: Duration::from_secs(3),
+            file_max: 16 << 20,
+            files: 1,
+            file_window: 8,
         }
     }
 }
@@ -100,6 +116,10 @@ pub struct GwStats {
     pub bad_method: u64,
     /// Application GETs refused because the node's request table was full (503).
     pub busy_gets: u64,
+    /// Files read whole and sent.
+    pub files_sent: u64,
+    /// File reads that failed (404, 502, 504) or were refused as busy (503).
+    pub file_errors: u64,
 }
 
 const PAGE: &str = include_str!("web/index.html");
@@ -112,8 +132,22 @@ const VENDOR_LICENSE: &str = include_str!("web/vendor-LICENSE.txt");
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Reading,
-    Waiting { id: GetId, raw: bool },
+    Waiting {
+        id: GetId,
+        raw: bool,
+    },
+    /// Reading a file for the connection (see [`FileRead`]).
+    File,
     Writing,
+}
+
+/// A file being read for a connection.
+struct FileRead {
+    slot: usize,
+    dl: Download,
+    data: Vec<u8>,
+    /// Set when a node event ended the read; answered at the next tick.
+    failed: Option<FetchError>,
 }
 
 struct Conn {
@@ -246,7 +280,7 @@ struct Resp {
     code: u16,
     ctype: &'static str,
     body: Vec<u8>,
-    extra: &'static str,
+    extra: std::borrow::Cow<'static, str>,
 }
 
 impl Resp {
@@ -255,7 +289,7 @@ impl Resp {
             code,
             ctype: "application/json; charset=utf-8",
             body: body.into_bytes(),
-            extra: "",
+            extra: "".into(),
         }
     }
 
@@ -282,7 +316,9 @@ impl Resp {
             413 => "Content Too Large",
             429 => "Too Many Requests",
             501 => "Not Implemented",
+            502 => "Bad Gateway",
             503 => "Service Unavailable",
+            504 => "Gateway Timeout",
             _ => "Error",
         };
         let mut h = format!(
@@ -309,6 +345,7 @@ pub struct Gateway {
     stats: GwStats,
     buckets: HashMap<IpAddr, Bucket>,
     epoch_ns: u64,
+    files: Vec<FileRead>,
 }
 
 impl Gateway {
@@ -330,6 +367,7 @@ impl Gateway {
             stats: GwStats::default(),
             buckets: HashMap::new(),
             epoch_ns: epoch_ns.max(1),
+            files: Vec::new(),
         })
     }
 
@@ -585,13 +623,13 @@ impl Gateway {
                 "rate_limited",
                 "too many requests from your address; slow down",
             );
-            r.extra = "Retry-After: 1\r\n";
+            r.extra = "Retry-After: 1\r\n".into();
             return self.respond(slot, r, registry);
         }
         let path = req.path.split('?').next().unwrap_or("");
         let parts: Vec<&str> = path.split('/').skip(1).collect();
         let r = match (req.method.as_str(), parts.as_slice()) {
-            ("OPTIONS", _) => Resp { code: 204, ctype: "text/plain", body: Vec::new(), extra: "Access-Control-Max-Age: 600\r\n" },
+            ("OPTIONS", _) => Resp { code: 204, ctype: "text/plain", body: Vec::new(), extra: "Access-Control-Max-Age: 600\r\n".into() },
             ("GET", [""]) => asset(PAGE, "text/html; charset=utf-8"),
             ("GET", ["app.js"]) => asset(APP_JS, "text/javascript; charset=utf-8"),
             ("GET", ["worker.js"]) => asset(WORKER_JS, "text/javascript; charset=utf-8"),
@@ -603,7 +641,7 @@ impl Gateway {
                 code: 200,
                 ctype: "text/plain; version=0.0.4; charset=utf-8",
                 body: metrics(&report(node), &self.stats).into_bytes(),
-                extra: "",
+                extra: "".into(),
             },
             ("GET", ["v1", "dat", w]) => {
                 let mut work = [0u8; 32];
@@ -629,10 +667,33 @@ impl Gateway {
                 }
             }
             ("POST", ["v1", "dat"]) => post_dat(&req.body, node),
-            (_, ["v1", "dat"] | ["v1", "dat", _] | ["v1", "name", _, _] | ["v1", "status"] | ["metrics"] | [""]) => {
+            ("GET", ["v1", "file", w]) => {
+                let mut work = [0u8; 32];
+                if !parse_hex(w, &mut work) {
+                    Resp::error(400, "bad_work", "the root's work hash must be 64 hex digits")
+                } else {
+                    return self.file(slot, RootRef::Work(work), registry, node);
+                }
+            }
+            ("GET", ["v1", "file", pk, name]) => {
+                let mut pubkey = [0u8; 32];
+                let key: Option<[u8; 32]> = decode_key(name).and_then(|k| k.try_into().ok());
+                match (parse_hex(pk, &mut pubkey), key) {
+                    (false, _) => Resp::error(400, "bad_pubkey", "the public key must be 64 hex digits"),
+                    (_, None) => Resp::error(
+                        400,
+                        "bad_name",
+                        "a file's name is 32 bytes: hex: and 64 digits, as setf printed it",
+                    ),
+                    (true, Some(key)) => {
+                        return self.file(slot, RootRef::Name { pubkey, key }, registry, node);
+                    }
+                }
+            }
+            (_, ["v1", "dat"] | ["v1", "dat", _] | ["v1", "name", _, _] | ["v1", "file", _] | ["v1", "file", _, _] | ["v1", "status"] | ["metrics"] | [""]) => {
                 Resp::error(405, "method_not_allowed", "use GET (or POST for /v1/dat)")
             }
-            _ => Resp::error(404, "not_found", "no such route: see GET / for the page, /v1/dat/{work}, /v1/name/{pubkey}/{key}, /v1/status, /metrics"),
+            _ => Resp::error(404, "not_found", "no such route: see GET / for the page, /v1/dat/{work}, /v1/name/{pubkey}/{key}, /v1/file/{root}, /v1/file/{pubkey}/{name}, /v1/status, /metrics"),
         };
         self.respond(slot, r, registry);
     }
@@ -653,14 +714,91 @@ impl Gateway {
                 self.stats.busy_gets += 1;
                 let mut r =
                     Resp::error(503, "busy", "too many lookups in flight; try again shortly");
-                r.extra = "Retry-After: 1\r\n";
+                r.extra = "Retry-After: 1\r\n".into();
                 self.respond(slot, r, registry);
             }
         }
     }
 
+    /// Starts reading a file for the connection; answered from [`Gateway::tick`].
+    fn file(&mut self, slot: usize, root: RootRef, registry: &Registry, node: &mut Node) {
+        if self.files.len() >= self.limits.files {
+            self.stats.file_errors += 1;
+            let mut r = Resp::error(
+                503,
+                "busy",
+                "another file is being read through this gateway; try again shortly",
+            );
+            r.extra = "Retry-After: 1\r\n".into();
+            return self.respond(slot, r, registry);
+        }
+        if let Some(c) = self.conns[slot].as_mut() {
+            c.state = State::File;
+        }
+        let opts = DownloadOpts {
+            window: self.limits.file_window.max(1),
+            stall: self.limits.get_wait,
+            max_len: self.limits.file_max,
+            ..DownloadOpts::default()
+        };
+        debug!("/gw/file/start {root}");
+        self.files.push(FileRead {
+            slot,
+            dl: Download::new(root, opts),
+            data: Vec::new(),
+            failed: None,
+        });
+        self.step_files(registry, node);
+    }
+
+    /// Sends each file read's next GETs, and answers those that are done.
+    fn step_files(&mut self, registry: &Registry, node: &mut Node) {
+        let now = Instant::now();
+        let mut j = 0;
+        while j < self.files.len() {
+            let f = &mut self.files[j];
+            let end = match f.failed.take() {
+                Some(e) => Some(Err(e)),
+                None if f.dl.is_complete() => Some(Ok(())),
+                None => f.dl.step(node, now).err().map(Err),
+            };
+            let Some(end) = end else {
+                j += 1;
+                continue;
+            };
+            let mut f = self.files.swap_remove(j);
+            f.dl.cancel(node);
+            let r = match end {
+                Ok(()) => {
+                    self.stats.files_sent += 1;
+                    file_resp(&f.dl, std::mem::take(&mut f.data))
+                }
+                Err(e) => {
+                    self.stats.file_errors += 1;
+                    file_error(&f.dl, &e, self.limits.get_wait)
+                }
+            };
+            debug!("/gw/file/end {} {}", r.code, r.body.len());
+            self.respond(f.slot, r, registry);
+        }
+    }
+
     /// Delivers a node event to the connection waiting for it.
     pub fn on_node_event(&mut self, ev: NodeEvent, node: &Node, registry: &Registry) {
+        let now = Instant::now();
+        for f in &mut self.files {
+            if f.failed.is_some() {
+                continue;
+            }
+            match f.dl.on_event(node, &ev, &mut f.data, now) {
+                Ok(false) => continue,
+                Ok(true) => return,
+                Err(e) => {
+                    f.failed = Some(e);
+                    return;
+                }
+            }
+        }
         let id = match ev {
             NodeEvent::Got { id, .. } | NodeEvent::TimedOut { id } => id,
         };
@@ -680,7 +818,7 @@ impl Gateway {
                     code: 200,
                     ctype: "application/octet-stream",
                     body: m.val.to_vec(),
-                    extra: "",
+                    extra: "".into(),
                 },
                 Some(m) => Resp::json(200, dat_json(&m)),
                 None => Resp::error(
@@ -703,6 +841,20 @@ impl Gateway {
 
     /// Times out idle and slow clients.
     pub fn tick(&mut self, registry: &Registry, node: &mut Node) {
+        // File reads: what the node holds is answered at once, so keep
+        // stepping while answers come (bounded, so one read cannot hold
+        // the loop).
+        for _ in 0..FILE_ROUNDS {
+            self.step_files(registry, node);
+            let mut any = false;
+            while let Some(ev) = node.poll_event() {
+                any = true;
+                self.on_node_event(ev, node, registry);
+            }
+            if !any {
+                break;
+            }
+        }
         let now = Instant::now();
         for slot in 0..self.conns.len() {
             let Some(c) = self.conns[slot].as_ref() else {
@@ -724,6 +876,8 @@ impl Gateway {
                         false
                     }
                 }
+                // A file read ends by itself: whole, or stalled for get_wait.
+                State::File => false,
                 State::Writing => {
                     now.duration_since(c.last) >= self.limits.idle + self.limits.request_time
                 }
@@ -759,7 +913,73 @@ fn asset(s: &'static str, ctype: &'static str) -> Resp {
         code: 200,
         ctype,
         body: s.as_bytes().to_vec(),
-        extra: "Content-Security-Policy: default-src 'self'; connect-src *; img-src 'self' data:; style-src 'self' 'unsafe-inline'\r\n",
+        extra: "Content-Security-Policy: default-src 'self'; connect-src *; img-src 'self' data:; style-src 'self' 'unsafe-inline'\r\n".into(),
+    }
+}
+
+/// A file read whole: its bytes, the name it was written with (made safe
+/// for a header), and the root it was read from.
+fn file_resp(dl: &Download, data: Vec<u8>) -> Resp {
+    let (name, root, dats) = match dl.info() {
+        Some(i) => (
+            safe_file_name(&i.name),
+            Hex(&i.root_work).to_string(),
+            dl.progress().dats,
+        ),
+        None => ("file".to_string(), String::new(), 0),
+    };
+    Resp {
+        code: 200,
+        ctype: "application/octet-stream",
+        body: data,
+        extra: format!(
+            "Content-Disposition: attachment; filename=\"{name}\"\r\nX-Dave-Root: {root}\r\nX-Dave-Dats: {dats}\r\n"
+        )
+        .into(),
+    }
+}
+
+/// Why a file read failed, as an answer.
+fn file_error(dl: &Download, e: &FetchError, wait: Duration) -> Resp {
+    match e {
+        FetchError::Stalled { .. } if dl.info().is_none() => Resp::error(
+            404,
+            "not_found",
+            &format!(
+                "no peer returned the file's root within {:.1} s",
+                wait.as_secs_f64()
+            ),
+        ),
+        FetchError::Stalled { .. } => {
+            Resp::error(504, "stalled", &format!("the file stalled: {e}"))
+        }
+        FetchError::Bad { .. } | FetchError::Refused(_) => {
+            Resp::error(502, "bad_file", &format!("the file was refused: {e}"))
+        }
+        FetchError::Io(_) => Resp::error(500, "internal", &e.to_string()),
+    }
+}
+
+/// A recorded file name reduced to what a header may carry: letters,
+/// digits, `.`, `-` and `_` (others become `_`), at most 100 bytes, not
+/// starting with a dot; "file" when nothing is left.
+pub fn safe_file_name(name: &[u8]) -> String {
+    let s: String = String::from_utf8_lossy(name)
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches('.');
+    if s.is_empty() {
+        "file".to_string()
+    } else {
+        s.to_string()
     }
 }
 
@@ -991,6 +1211,16 @@ pub fn metrics(r: &Report, g: &GwStats) -> String {
         t.outbox_full,
     );
     counter("http_requests", "HTTP requests parsed.", g.requests);
+    counter(
+        "http_files_sent",
+        "Files read whole, verified and sent by GET /v1/file.",
+        g.files_sent,
+    );
+    counter(
+        "http_file_errors",
+        "File reads that failed or were refused as busy.",
+        g.file_errors,
+    );
     let _ = writeln!(
         o,
         "# HELP dave_drops_total Packets dropped, by reason.\n# TYPE dave_drops_total counter"
@@ -1029,6 +1259,10 @@ mod tests {
         assert_eq!(decode_key("hex:00ff").unwrap(), vec![0, 255]);
         assert!(decode_key("hex:0").is_none());
         assert!(decode_key("%zz").is_none());
+        assert_eq!(safe_file_name(b"report 2026.pdf"), "report_2026.pdf");
+        assert_eq!(safe_file_name(b"../\r\nX-Evil: 1\""), "___X-Evil__1_");
+        assert_eq!(safe_file_name(b"..."), "file");
+        assert_eq!(safe_file_name(&[0xff; 300]).len(), 100);
         assert!(decode_key("%4").is_none());
         assert!(decode_key(&"k".repeat(33)).is_none());
     }

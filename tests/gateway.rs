@@ -418,3 +418,102 @@ fn slow_idle_greedy_and_crowding_clients_are_refused() {
         "408 counted:\n{m}"
     );
 }
+
+/// A file written as dats (the way `daved setf` writes it) into one node
+/// is read whole through the other node's gateway, by root and by name,
+/// verified before the first byte is sent; an unknown root is a 404 after
+/// the bounded wait, a second read at once is a 503, and a file over
+/// `file_max` is refused with 502 naming why.
+#[test]
+fn files_are_read_whole_and_verified_through_the_gateway() {
+    use dave::files::{layout, make_dats, PowProgress};
+    use std::sync::atomic::AtomicBool;
+    let open = Limits {
+        rate_per_s: 1e6,
+        burst: 1e6,
+        get_wait: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let a = start(None, open.clone());
+    let b = start(Some(a.udp), open.clone());
+    let small = start(
+        Some(a.udp),
+        Limits {
+            file_max: 1000,
+            ..open.clone()
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut data = vec![0u8; 200_000];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let lay = layout(&data, b"report 2026.bin").unwrap();
+    let who = SigningKey::from_bytes(&[33; 32]);
+    let dats = make_dats(
+        &lay.pieces,
+        8,
+        &who,
+        now_ms(),
+        2,
+        &PowProgress::default(),
+        &AtomicBool::new(false),
+        &|_, _| {},
+    );
+    assert!(dats.len() > 100, "{} dats", dats.len());
+    for d in &dats {
+        let r = post(a.http, "/v1/dat", &dat_json(d));
+        assert_eq!(r.code, 202, "{}", r.text());
+    }
+    let root = Hex(&dats.last().unwrap().work).to_string();
+
+    let r = get(b.http, &format!("/v1/file/{root}"), "*/*");
+    assert_eq!(r.code, 200, "{}", r.text());
+    assert!(r.body == data, "the file read back differs");
+    assert!(r.head.contains("Content-Type: application/octet-stream"));
+    assert!(
+        r.head
+            .contains("Content-Disposition: attachment; filename=\"report_2026.bin\""),
+        "{}",
+        r.head
+    );
+    assert!(r.head.contains(&format!("X-Dave-Root: {root}")));
+    let name = format!(
+        "/v1/file/{}/hex:{}",
+        Hex(&who.verifying_key().to_bytes()),
+        Hex(&lay.root_key)
+    );
+    let r = get(b.http, &name, "*/*");
+    assert_eq!(r.code, 200, "{}", r.text());
+    assert!(r.body == data);
+
+    // An unknown root: 404 after the wait; meanwhile a second read is busy.
+    let b_http = b.http;
+    let slow =
+        std::thread::spawn(move || get(b_http, &format!("/v1/file/{}", "ab".repeat(32)), "*/*"));
+    std::thread::sleep(Duration::from_millis(300));
+    let r = get(b.http, &format!("/v1/file/{root}"), "*/*");
+    assert_eq!(r.code, 503, "{}", r.text());
+    assert!(r.head.contains("Retry-After: 1"));
+    let r = slow.join().unwrap();
+    assert_eq!(r.code, 404, "{}", r.text());
+    assert!(r.text().contains("root"), "{}", r.text());
+
+    // Larger than this gateway reads: refused, saying why.
+    let r = get(small.http, &format!("/v1/file/{root}"), "*/*");
+    assert_eq!(r.code, 502, "{}", r.text());
+    assert_eq!(field(&r.text(), "error"), "bad_file");
+
+    // Malformed roots and names, wrong methods.
+    assert_eq!(get(b.http, "/v1/file/xyz", "*/*").code, 400);
+    let r = get(b.http, &format!("/v1/file/{root}/hex:00"), "*/*");
+    assert_eq!(field(&r.text(), "error"), "bad_name");
+    assert_eq!(post(b.http, &format!("/v1/file/{root}"), "{}").code, 405);
+    let m = get(b.http, "/metrics", "*/*").text();
+    assert!(m.contains("dave_http_files_sent_total 2"), "{m}");
+    assert!(m.contains("dave_http_file_errors_total 2"), "{m}");
+}
