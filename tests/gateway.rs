@@ -508,6 +508,15 @@ fn files_are_read_whole_and_verified_through_the_gateway() {
     assert_eq!(r.code, 502, "{}", r.text());
     assert_eq!(field(&r.text(), "error"), "bad_file");
 
+    // A dat that is not a file's root: refused, saying why.
+    let plain = Dat::make(b"note", b"not a file", now_ms(), 8, &who, 1, None)
+        .unwrap()
+        .0;
+    assert_eq!(post(a.http, "/v1/dat", &dat_json(&plain)).code, 202);
+    let r = get(b.http, &format!("/v1/file/{}", Hex(&plain.work)), "*/*");
+    assert_eq!(r.code, 502, "{}", r.text());
+    assert!(r.text().contains("refused"), "{}", r.text());
+
     // Malformed roots and names, wrong methods.
     assert_eq!(get(b.http, "/v1/file/xyz", "*/*").code, 400);
     let r = get(b.http, &format!("/v1/file/{root}/hex:00"), "*/*");
@@ -515,5 +524,5 @@ fn files_are_read_whole_and_verified_through_the_gateway() {
     assert_eq!(post(b.http, &format!("/v1/file/{root}"), "{}").code, 405);
     let m = get(b.http, "/metrics", "*/*").text();
     assert!(m.contains("dave_http_files_sent_total 2"), "{m}");
-    assert!(m.contains("dave_http_file_errors_total 2"), "{m}");
+    assert!(m.contains("dave_http_file_errors_total 3"), "{m}");
 }
