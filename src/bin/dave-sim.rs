@@ -2,7 +2,7 @@
 //! figures as a markdown table, CSV, or an exact text summary; draws
 //! propagation curves as SVG.
 
-use dave::sim::{self, Outcome, SimConfig, NEVER};
+use dave::sim::{self, Outcome, Scenario, SimConfig, NEVER};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -109,6 +109,12 @@ fn main() -> ExitCode {
         "N",
     );
     o.optopt("", "svg", "draw the propagation curves into FILE (sybil scenario: the attackers' share of tables and trust over time)", "FILE");
+    o.optopt(
+        "",
+        "svg-spread",
+        "sybil scenario: draw how honest dats spread among the honest nodes into FILE",
+        "FILE",
+    );
     o.optopt(
         "",
         "log",
@@ -265,6 +271,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if let Some(path) = m.opt_str("svg-spread") {
+        if let Err(e) = std::fs::write(&path, svg(&outcomes)) {
+            eprintln!("dave-sim: cannot write {path}: {e}");
+            return ExitCode::from(1);
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -408,9 +420,16 @@ impl Frame {
     }
 
     /// What solid and dashed mean, below `n` legend entries; closes the page.
+    /// With `dashed` empty, only the solid note.
     fn close(&self, mut s: String, n: usize, solid: &str, dashed: &str) -> String {
         let x = self.l + self.pw + 12.0;
         let ly = self.t + 10.0 + 18.0 * n as f64 + 10.0;
+        if dashed.is_empty() {
+            s.push_str(&format!(
+                "<text x=\"{x:.1}\" y=\"{ly:.1}\">{solid}</text>\n</svg>\n"
+            ));
+            return s;
+        }
         s.push_str(&format!(
             "<text x=\"{x:.1}\" y=\"{ly:.1}\">solid: {solid}</text>\n<text x=\"{x:.1}\" y=\"{:.1}\">dashed: {dashed}</text>\n</svg>\n",
             ly + 16.0
@@ -421,7 +440,9 @@ impl Frame {
 
 /// Share of nodes holding a new dat against ms since the put, on a log
 /// scale: per run, a solid curve for the first dat (all trust zero) and a
-/// dashed one for the later dats pooled. Plain SVG, no dependencies.
+/// dashed one for the later dats pooled. Sybil runs: one solid curve per
+/// run, every trial pooled, among the honest nodes (trust has formed
+/// before the first). Plain SVG, no dependencies.
 fn svg(rows: &[(SimConfig, Outcome)]) -> String {
     let f = Frame::new();
     let (mut lo, mut hi) = (f64::MAX, 1.0f64);
@@ -436,7 +457,12 @@ fn svg(rows: &[(SimConfig, Outcome)]) -> String {
     let x0 = 10f64.powf(lo.min(hi).log10().floor());
     let x1 = 10f64.powf(hi.log10().ceil());
     let xpos = |ms: f64| f.l + f.pw * (ms.max(x0).log10() - x0.log10()) / (x1.log10() - x0.log10());
-    let mut s = f.open("Nodes holding a new dat, by time since it was put");
+    let title = if rows.iter().all(|(c, _)| c.scenario == Scenario::Sybil) {
+        "Honest nodes holding a new honest dat, by time since it was put"
+    } else {
+        "Nodes holding a new dat, by time since it was put"
+    };
+    let mut s = f.open(title);
     let mut d = x0;
     while d <= x1 * 1.0001 {
         f.tick(&mut s, xpos(d), &trim(d));
@@ -449,8 +475,15 @@ fn svg(rows: &[(SimConfig, Outcome)]) -> String {
             continue;
         }
         let color = COLORS[n % COLORS.len()];
-        let first = o.arrivals[0].clone();
-        let later: Vec<u64> = o.arrivals[1..].iter().flatten().copied().collect();
+        let sybil = c.scenario == Scenario::Sybil;
+        let (first, later): (Vec<u64>, Vec<u64>) = if sybil {
+            (o.arrivals.iter().flatten().copied().collect(), Vec::new())
+        } else {
+            (
+                o.arrivals[0].clone(),
+                o.arrivals[1..].iter().flatten().copied().collect(),
+            )
+        };
         for (mut v, dashed) in [(first, false), (later, true)] {
             if v.is_empty() {
                 continue;
@@ -475,14 +508,28 @@ fn svg(rows: &[(SimConfig, Outcome)]) -> String {
         } else {
             String::new()
         };
-        let label = format!(
-            "N={} bg={} loss={}%{probe}",
-            c.nodes,
-            c.background,
-            o.get("loss_pct").unwrap_or("?")
-        );
+        let label = if !sybil {
+            format!(
+                "N={} bg={} loss={}%{probe}",
+                c.nodes,
+                c.background,
+                o.get("loss_pct").unwrap_or("?")
+            )
+        } else if c.sybil_ppm == 0 {
+            format!("N={}, no attackers", c.nodes)
+        } else {
+            format!(
+                "N={}, {}% {}",
+                c.nodes,
+                o.get("sybil_pct").unwrap_or("?"),
+                c.sybil_mode.name()
+            )
+        };
         f.legend(&mut s, n, color, &label);
         n += 1;
+    }
+    if rows.iter().all(|(c, _)| c.scenario == Scenario::Sybil) {
+        return f.close(s, n, "honest nodes holding honest dats", "");
     }
     f.close(s, n, "first dat (no trust yet)", "later dats")
 }
