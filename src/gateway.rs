@@ -933,7 +933,7 @@ fn file_resp(dl: &Download, data: Vec<u8>) -> Resp {
         ctype: "application/octet-stream",
         body: data,
         extra: format!(
-            "Content-Disposition: attachment; filename=\"{name}\"\r\nX-Dave-Root: {root}\r\nX-Dave-Dats: {dats}\r\n"
+            "Content-Disposition: attachment; filename=\"{name}\"\r\nX-Dave-Root: {root}\r\nX-Dave-Dats: {dats}\r\nAccess-Control-Expose-Headers: Content-Disposition, X-Dave-Root, X-Dave-Dats\r\n"
         )
         .into(),
     }

@@ -133,6 +133,45 @@ async function read(path) {
   }
 }
 $('readwork').onclick = () => read('/v1/dat/' + $('rwork').value.trim());
+
+// ---- files ----
+let fileUrl = null;
+async function readFile(path) {
+  const base = ($('rgw').value || gw()).replace(/\/+$/, '');
+  const out = $('fout');
+  const dl = $('fdl');
+  dl.hidden = true;
+  if (fileUrl) URL.revokeObjectURL(fileUrl);
+  fileUrl = null;
+  out.className = 'out';
+  out.textContent = 'reading through ' + base + ' …';
+  try {
+    const r = await fetch(base + path);
+    if (r.status !== 200) {
+      const d = await r.json();
+      out.className = 'out err';
+      out.textContent = `${r.status}: ${d.message || d.error}`;
+      return;
+    }
+    const blob = await r.blob();
+    const disp = r.headers.get('Content-Disposition') || '';
+    const m = /filename="([^"]*)"/.exec(disp);
+    const name = m ? m[1] : 'file';
+    fileUrl = URL.createObjectURL(blob);
+    dl.href = fileUrl;
+    dl.download = name;
+    dl.textContent = 'Save ' + name;
+    dl.hidden = false;
+    out.className = 'out ok';
+    out.textContent = `verified by the gateway against its tree: ${blob.size} bytes in ${r.headers.get('X-Dave-Dats')} dats` +
+      `\nname   ${name}\nroot   ${r.headers.get('X-Dave-Root')}`;
+  } catch (err) {
+    out.className = 'out err';
+    out.textContent = 'could not read: ' + err.message;
+  }
+}
+$('readfile').onclick = () => readFile('/v1/file/' + $('froot').value.trim());
+$('readfilename').onclick = () => readFile('/v1/file/' + $('fpub').value.trim() + '/' + $('fname').value.trim());
 $('readname').onclick = () => {
   const n = $('rname').value;
   const k = n.startsWith('hex:') ? n : encodeURIComponent(n);

@@ -3,14 +3,16 @@
 // with proof of work in its Web Worker, then reads it back by hash and by
 // name through node B's gateway and verifies it in the browser. A value
 // written by the Rust CLI is read and verified in the browser, and the
-// browser's value is read back by the Rust CLI (which verifies it too).
+// browser's value is read back by the Rust CLI (which verifies it too). A
+// file written by `daved setf` is read whole through node B's gateway and
+// saved from the page.
 //
 //   DAVED=target/debug/daved node tests/e2e/browser.mjs
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -54,7 +56,7 @@ try {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const page = await browser.newPage({ viewport: { width: 1000, height: 1300 } });
+  const page = await browser.newPage({ viewport: { width: 1000, height: 1300 }, acceptDownloads: true });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`http://127.0.0.1:${ha}/`);
@@ -91,6 +93,22 @@ try {
   await page.waitForFunction(() => /verified|NOT|could not|40/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
   rout = await page.textContent('#rout');
   check(rout.includes('verified in your browser') && rout.includes('written by daved'), 'a value written by the Rust CLI verifies in the browser');
+
+  // A file written by the Rust CLI, read whole through the other node's
+  // gateway from the page.
+  const fpath = join(home, 'notes.txt');
+  const ftext = 'a line of a file written by daved setf\n'.repeat(3000);
+  writeFileSync(fpath, ftext);
+  const setf = daved(['-e', `127.0.0.1:${ua}`, 'setf', '-d', '8', fpath]);
+  const froot = /root\s+([0-9a-f]{64})/.exec(setf)[1];
+  await page.fill('#froot', froot);
+  await page.click('#readfile');
+  await page.waitForFunction(() => /verified|could not|\d{3}:/.test(document.getElementById('fout').textContent), null, { timeout: 20000 });
+  const fout = await page.textContent('#fout');
+  check(fout.includes(`verified by the gateway against its tree: ${ftext.length} bytes`) && fout.includes('notes.txt') && fout.includes(froot), 'a file written by the Rust CLI is read whole through the other gateway: ' + fout.split('\n')[0]);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#fdl')]);
+  const saved = readFileSync(await download.path(), 'utf8');
+  check(saved === ftext && download.suggestedFilename() === 'notes.txt', 'the page saves the file, byte for byte, under its recorded name');
 
   const got = daved(['-e', `127.0.0.1:${ub}`, 'get', work]);
   check(got === 'hello from the browser', 'the Rust CLI reads (and verifies) the browser-written value');
