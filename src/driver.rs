@@ -224,9 +224,6 @@ impl Driver {
                 g.ready(t, registry, &mut self.node, &report);
             }
         }
-        while let Some(ev) = self.node.poll_event() {
-            g.on_node_event(ev, &self.node, registry);
-        }
         g.tick(registry, &mut self.node);
     }
 

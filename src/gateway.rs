@@ -706,9 +706,7 @@ impl Gateway {
                     c.state = State::Waiting { id, raw };
                 }
                 // A dat held locally is answered at once.
-                while let Some(ev) = node.poll_event() {
-                    self.on_node_event(ev, node, registry);
-                }
+                self.drain_events(node, registry);
             }
             Err(_) => {
                 self.stats.busy_gets += 1;
@@ -783,8 +781,18 @@ impl Gateway {
         }
     }
 
+    /// Delivers every pending node event; false when there was none.
+    fn drain_events(&mut self, node: &mut Node, registry: &Registry) -> bool {
+        let mut any = false;
+        while let Some(ev) = node.poll_event() {
+            any = true;
+            self.on_node_event(ev, node, registry);
+        }
+        any
+    }
+
     /// Delivers a node event to the connection waiting for it.
-    pub fn on_node_event(&mut self, ev: NodeEvent, node: &Node, registry: &Registry) {
+    fn on_node_event(&mut self, ev: NodeEvent, node: &Node, registry: &Registry) {
         let now = Instant::now();
         for f in &mut self.files {
             if f.failed.is_some() {
@@ -839,19 +847,17 @@ impl Gateway {
         self.respond(slot, r, registry);
     }
 
-    /// Times out idle and slow clients.
+    /// Once per turn of the loop: delivers the node's events to the
+    /// connections waiting for them, drives file reads, and times out idle
+    /// and slow clients.
     pub fn tick(&mut self, registry: &Registry, node: &mut Node) {
+        self.drain_events(node, registry);
         // File reads: what the node holds is answered at once, so keep
         // stepping while answers come (bounded, so one read cannot hold
         // the loop).
         for _ in 0..FILE_ROUNDS {
             self.step_files(registry, node);
-            let mut any = false;
-            while let Some(ev) = node.poll_event() {
-                any = true;
-                self.on_node_event(ev, node, registry);
-            }
-            if !any {
+            if !self.drain_events(node, registry) {
                 break;
             }
         }

@@ -703,8 +703,9 @@ impl Node {
         }
     }
 
-    /// Peers that may be sent seeded, pushed or pulled dats.
-    fn gossip_ok(p: &Peer, now: u64, cfg: &Config) -> bool {
+    /// Peers that may be sent seeded, pushed or pulled dats: in the table
+    /// for DELAY epochs (or an edge), and heard from within 2·PING.
+    pub fn gossip_ok(p: &Peer, now: u64, cfg: &Config) -> bool {
         (p.edge || now.saturating_sub(p.added) >= cfg.delay_epochs)
             && p.silence(now) < 2 * cfg.ping_epochs
     }

@@ -1155,6 +1155,15 @@ pub struct SybilStats {
     pub unsolicited: u64,
 }
 
+/// Who signs a dat the simulator makes, and which write stream it is in.
+#[derive(Clone, Copy)]
+enum Signer {
+    /// One of the simulated writers.
+    Writer,
+    /// The attackers' key.
+    Attacker,
+}
+
 /// What becomes of a datagram an attacker sends.
 enum Filtered {
     Pass,
@@ -1507,9 +1516,7 @@ impl Sim {
                 let sy = (id as usize) < self.members.len() && self.members[id as usize].sybil;
                 all += 1;
                 bad += sy as u64;
-                if (p.edge || now.saturating_sub(p.added) >= c.delay_epochs)
-                    && p.silence(now) < 2 * c.ping_epochs
-                {
+                if Node::gossip_ok(p, now, c) {
                     live += 1;
                     live_bad += sy as u64;
                 }
@@ -1732,14 +1739,23 @@ impl Sim {
     /// of the simulated writers. The solver runs on one thread, so the
     /// result depends only on the inputs.
     fn make_dat(&mut self, bits: u8, time_ms: u64) -> Dat {
+        self.make_dat_by(bits, time_ms, Signer::Writer)
+    }
+
+    /// [`Sim::make_dat`], signed by one of the writers or by the attackers.
+    fn make_dat_by(&mut self, bits: u8, time_ms: u64, by: Signer) -> Dat {
         self.next_key += 1;
-        let w = self.below(WRITERS as u64) as usize;
+        let w = match by {
+            Signer::Writer => Some(self.below(WRITERS as u64) as usize),
+            Signer::Attacker => None,
+        };
         let key = self.next_key.to_le_bytes();
         let mut val = [0u8; VAL_LEN];
         for c in val.chunks_mut(8) {
             c.copy_from_slice(&self.rng.next_u64().to_le_bytes());
         }
-        Dat::make(&key, &val, time_ms, bits, &self.writers[w], 1, None)
+        let signer = w.map_or(&self.sybil_key, |w| &self.writers[w]);
+        Dat::make(&key, &val, time_ms, bits, signer, 1, None)
             .expect("a simulated dat fits")
             .0
     }
@@ -1825,8 +1841,8 @@ impl Sim {
         self.epoch = e;
         self.log.add(rec::EPOCH, e as u32, (e >> 32) as u32, 0);
         self.scheduled(e)?;
-        self.writes()?;
-        self.sybil_writes()?;
+        self.stream(Signer::Writer)?;
+        self.stream(Signer::Attacker)?;
         self.hostiles(e);
         self.eclipse(e);
         let slot = (e as usize) & (self.wheel.len() - 1);
@@ -1909,69 +1925,58 @@ impl Sim {
         Ok(())
     }
 
-    /// The background write stream: `writes_per_s` new 8-bit dats a second,
-    /// each put into a random node.
-    fn writes(&mut self) -> Result<(), SimError> {
-        if self.cfg.writes_per_s == 0 || self.epoch <= 1 {
+    /// The accumulator of a write stream's dats per epoch.
+    fn acc(&mut self, by: Signer) -> &mut u128 {
+        match by {
+            Signer::Writer => &mut self.write_acc,
+            Signer::Attacker => &mut self.sybil_acc,
+        }
+    }
+
+    /// A stream of new 8-bit dats, each put into a random node as its
+    /// application would. The writers' stream (`writes_per_s`) goes into
+    /// any node, or only honest ones when there are attackers. The
+    /// attackers' own stream (own and eclipse modes, `sybil_writes_per_s`)
+    /// is signed with the attackers' key and put into random attackers,
+    /// which gossip it and earn the trust of whoever they reach first.
+    fn stream(&mut self, by: Signer) -> Result<(), SimError> {
+        let rate = match by {
+            Signer::Writer => self.cfg.writes_per_s,
+            Signer::Attacker
+                if self.sybils.is_empty() || self.cfg.sybil_mode == SybilMode::Silent =>
+            {
+                0
+            }
+            Signer::Attacker => self.cfg.sybil_writes_per_s,
+        };
+        if rate == 0 || self.epoch <= 1 {
             return Ok(());
         }
-        self.write_acc += self.cfg.writes_per_s as u128 * self.cfg.epoch_ns as u128;
-        while self.write_acc >= 1_000_000_000 {
-            self.write_acc -= 1_000_000_000;
-            let pick = if self.sybils.is_empty() {
-                self.random_up()
-            } else {
-                self.random_role(false)
+        *self.acc(by) += rate as u128 * self.cfg.epoch_ns as u128;
+        while *self.acc(by) >= 1_000_000_000 {
+            *self.acc(by) -= 1_000_000_000;
+            let pick = match by {
+                Signer::Writer if self.sybils.is_empty() => self.random_up(),
+                Signer::Writer => self.random_role(false),
+                Signer::Attacker => self.random_role(true),
             };
             let Some(i) = pick else {
                 return Ok(());
             };
             let now_ms = self.now_at(self.epoch).unix_ms;
-            let d = self.make_dat(8, now_ms);
+            let d = self.make_dat_by(8, now_ms, by);
             let t = d.time_ms.to_le_bytes();
             let n = self.members[i].node.as_mut().expect("up");
             if n.put(&d.msg(&t)).is_ok() {
-                self.net.writes += 1;
-                self.net.write_bits += pow::difficulty(&d.work) as u64;
-                self.log.add(rec::WRITE, i as u32, 0, 0);
-            }
-            self.check_bounds(Some(i as u32))?;
-        }
-        Ok(())
-    }
-
-    /// The attackers' own stream (own and eclipse modes): dats signed with
-    /// the attackers' key, put into random attackers, which gossip them and
-    /// earn the trust of whoever they reach first.
-    fn sybil_writes(&mut self) -> Result<(), SimError> {
-        if self.sybils.is_empty()
-            || self.cfg.sybil_mode == SybilMode::Silent
-            || self.cfg.sybil_writes_per_s == 0
-            || self.epoch <= 1
-        {
-            return Ok(());
-        }
-        self.sybil_acc += self.cfg.sybil_writes_per_s as u128 * self.cfg.epoch_ns as u128;
-        while self.sybil_acc >= 1_000_000_000 {
-            self.sybil_acc -= 1_000_000_000;
-            let Some(i) = self.random_role(true) else {
-                return Ok(());
-            };
-            let now_ms = self.now_at(self.epoch).unix_ms;
-            self.next_key += 1;
-            let key = self.next_key.to_le_bytes();
-            let mut val = [0u8; VAL_LEN];
-            for c in val.chunks_mut(8) {
-                c.copy_from_slice(&self.rng.next_u64().to_le_bytes());
-            }
-            let d = Dat::make(&key, &val, now_ms, 8, &self.sybil_key, 1, None)
-                .expect("a simulated dat fits")
-                .0;
-            let t = d.time_ms.to_le_bytes();
-            let n = self.members[i].node.as_mut().expect("up");
-            if n.put(&d.msg(&t)).is_ok() {
-                self.sybil_stats.writes += 1;
-                self.log.add(rec::WRITE, i as u32, 1, 0);
+                match by {
+                    Signer::Writer => {
+                        self.net.writes += 1;
+                        self.net.write_bits += pow::difficulty(&d.work) as u64;
+                    }
+                    Signer::Attacker => self.sybil_stats.writes += 1,
+                }
+                let attacker = matches!(by, Signer::Attacker) as u32;
+                self.log.add(rec::WRITE, i as u32, attacker, 0);
             }
             self.check_bounds(Some(i as u32))?;
         }
@@ -2523,10 +2528,7 @@ impl Sim {
             live += node
                 .peers()
                 .iter()
-                .filter(|p| {
-                    (p.edge || now.saturating_sub(p.added) >= c.delay_epochs)
-                        && p.silence(now) < 2 * c.ping_epochs
-                })
+                .filter(|p| Node::gossip_ok(p, now, c))
                 .count() as u64;
         }
         let n = n.max(1) as f64;

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{free_port, start_node, tmpdir, Nodes, BIN};
+use common::{field, free_port, start_node, text, tmpdir, Nodes, BIN};
 
 fn daved(args: &[&str], home: &Path) -> Output {
     Command::new(BIN)
@@ -16,16 +16,6 @@ fn daved(args: &[&str], home: &Path) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("daved runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn field<'a>(out: &'a str, name: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(name).map(str::trim))
-        .unwrap_or_else(|| panic!("no `{name}` line in:\n{out}"))
 }
 
 #[test]

@@ -611,7 +611,7 @@ fn upload_and_download_engines_move_a_multi_level_file_between_nodes() {
 // ---- the command line on loopback ----
 
 mod common;
-use common::{free_port, start_node, tmpdir, Nodes, BIN};
+use common::{field, free_port, start_node, text, tmpdir, Nodes, BIN};
 
 fn start_network(n: usize, dir: &Path) -> (Nodes, Vec<String>) {
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
@@ -642,16 +642,6 @@ fn daved(args: &[&str], home: &Path, cwd: &Path, stdin: Option<&Path>) -> Output
         })
         .output()
         .expect("daved runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn field<'a>(out: &'a str, name: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(name).map(str::trim))
-        .unwrap_or_else(|| panic!("no `{name}` line in:\n{out}"))
 }
 
 /// A string field of a one-line JSON object.

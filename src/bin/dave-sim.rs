@@ -260,19 +260,16 @@ fn main() -> ExitCode {
         f => table(&outcomes, f == "csv"),
     };
     let _ = write!(stdout, "{text}");
-    if let Some(path) = m.opt_str("svg") {
-        let svg = if outcomes.iter().any(|(_, o)| !o.series.is_empty()) {
-            svg_series(&outcomes)
-        } else {
-            svg(&outcomes)
+    let series = outcomes.iter().any(|(_, o)| !o.series.is_empty());
+    let plots = [
+        ("svg", if series { svg_series } else { svg }),
+        ("svg-spread", svg),
+    ];
+    for (flag, draw) in plots {
+        let Some(path) = m.opt_str(flag) else {
+            continue;
         };
-        if let Err(e) = std::fs::write(&path, svg) {
-            eprintln!("dave-sim: cannot write {path}: {e}");
-            return ExitCode::from(1);
-        }
-    }
-    if let Some(path) = m.opt_str("svg-spread") {
-        if let Err(e) = std::fs::write(&path, svg(&outcomes)) {
+        if let Err(e) = std::fs::write(&path, draw(&outcomes)) {
             eprintln!("dave-sim: cannot write {path}: {e}");
             return ExitCode::from(1);
         }

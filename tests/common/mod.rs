@@ -50,3 +50,15 @@ pub fn start_node(port: u16, edge: Option<u16>, log: &Path, extra: &[&str]) -> C
         .spawn()
         .expect("daved starts")
 }
+
+/// Bytes a command printed, as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The value of the output line that starts with `name` (`root   HEX`).
+pub fn field<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name).map(str::trim))
+        .unwrap_or_else(|| panic!("no `{name}` line in:\n{out}"))
+}
