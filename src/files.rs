@@ -1158,6 +1158,30 @@ impl Lanes {
         let start = if n == 0 { 0 } else { self.turn % n };
         (0..n).map(move |k| (start + k) % n)
     }
+
+    /// Refreshes the lanes, then lists, in rotating order, those that may
+    /// be sent a request now: live, past their pacing, and below their
+    /// share of `window`. Also the per-try GET timeout in epochs.
+    fn ready(
+        &mut self,
+        node: &Node,
+        now: Instant,
+        window: usize,
+        srtt: Duration,
+    ) -> (Vec<usize>, u64) {
+        self.refresh(node, now);
+        let per_lane = (window.div_ceil(self.live().max(1)) + 2) as u32;
+        let timeout = try_timeout(srtt);
+        let timeout_epochs = node
+            .config()
+            .epochs_in_ms(timeout.as_millis().max(1) as u64);
+        let mut ready: Vec<usize> = self.order().collect();
+        ready.retain(|&li| {
+            let l = &self.lanes[li];
+            l.live && now >= l.ready && l.inflight < per_lane
+        });
+        (ready, timeout_epochs)
+    }
 }
 
 /// Per-try timeout from the smoothed round trip: quick to move on to
@@ -1313,22 +1337,12 @@ impl Download {
         if now.duration_since(since) > self.opts.stall {
             return Err(self.stalled(now));
         }
-        self.lanes.refresh(node, now);
-        let live = self.lanes.live().max(1);
-        let per_lane = (self.opts.window.div_ceil(live) + 2) as u32;
-        let timeout = try_timeout(self.srtt);
-        let timeout_epochs = node
-            .config()
-            .epochs_in_ms(timeout.as_millis().max(1) as u64);
-        let order: Vec<usize> = self.lanes.order().collect();
-        for li in order {
-            let lane = self.lanes.lanes[li];
-            if !lane.live || now < lane.ready || lane.inflight >= per_lane {
-                continue;
-            }
+        let (ready, timeout_epochs) = self.lanes.ready(node, now, self.opts.window, self.srtt);
+        for li in ready {
             if self.flights.len() >= self.opts.window || node.transmit_len() >= OUTBOX_BUDGET {
                 break;
             }
+            let lane = self.lanes.lanes[li];
             let bit = 1u64 << li;
             // Retries first, on a peer not yet tried for them.
             let pos = self
@@ -1636,22 +1650,12 @@ impl Upload {
                 peers: self.lanes.live_addrs(),
             });
         }
-        self.lanes.refresh(node, now);
-        let live = self.lanes.live().max(1);
-        let per_lane = (self.opts.window.div_ceil(live) + 2) as u32;
-        let timeout = try_timeout(self.srtt);
-        let timeout_epochs = node
-            .config()
-            .epochs_in_ms(timeout.as_millis().max(1) as u64);
-        let order: Vec<usize> = self.lanes.order().collect();
-        for li in order {
+        let (ready, timeout_epochs) = self.lanes.ready(node, now, self.opts.window, self.srtt);
+        for li in ready {
             if node.transmit_len() >= OUTBOX_BUDGET || self.flights.len() >= self.opts.window {
                 break;
             }
             let lane = self.lanes.lanes[li];
-            if !lane.live || now < lane.ready || lane.inflight >= per_lane {
-                continue;
-            }
             let bit = 1u64 << li;
             let Some(i) = self.next_push(bit) else {
                 continue;
