@@ -13,7 +13,7 @@ use dave::keys;
 use dave::node::{Event, Node};
 use dave::peers::NEVER;
 use dave::pow;
-use dave::wire::{parse_hex, Hex};
+use dave::wire::{hex32, Hex};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -419,22 +419,14 @@ fn safe_name(name: &[u8]) -> Option<String> {
 /// `daved getf HASH` or `daved getf PUBKEY NAME`: fetch, verify, write.
 pub(crate) fn cmd_getf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail> {
     let root = match args {
-        [h] => {
-            let mut w = [0u8; 32];
-            if !parse_hex(h, &mut w) {
-                return Err(Fail::Usage(format!(
-                    "`{h}` is not a root hash (64 hex digits)"
-                )));
-            }
-            RootRef::Work(w)
-        }
+        [h] => RootRef::Work(
+            hex32(h)
+                .ok_or_else(|| Fail::Usage(format!("`{h}` is not a root hash (64 hex digits)")))?,
+        ),
         [pk, name] => {
-            let mut pubkey = [0u8; 32];
-            if !parse_hex(pk, &mut pubkey) {
-                return Err(Fail::Usage(format!(
-                    "`{pk}` is not a public key (64 hex digits)"
-                )));
-            }
+            let pubkey = hex32(pk).ok_or_else(|| {
+                Fail::Usage(format!("`{pk}` is not a public key (64 hex digits)"))
+            })?;
             let key: [u8; 32] = parse_name(name)?.try_into().map_err(|_| {
                 Fail::Usage(format!(
                     "`{name}` is not a file's name (hex: and 64 digits, as setf printed it)"

@@ -24,7 +24,7 @@ use crate::files::{Download, DownloadOpts, FetchError, RootRef};
 use crate::json::{self, Value};
 use crate::node::{Event as NodeEvent, GetId, GetOpts, Node, PutError, Query};
 use crate::status::Report;
-use crate::wire::{parse_hex, Hex, Msg, Op, KEY_MAX};
+use crate::wire::{hex32, parse_hex, Hex, Msg, Op, KEY_MAX};
 use log::{debug, info};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
@@ -643,49 +643,41 @@ impl Gateway {
                 body: metrics(&report(node), &self.stats).into_bytes(),
                 extra: "".into(),
             },
-            ("GET", ["v1", "dat", w]) => {
-                let mut work = [0u8; 32];
-                if !parse_hex(w, &mut work) {
-                    Resp::error(400, "bad_work", "the work hash must be 64 hex digits")
-                } else {
+            ("GET", ["v1", "dat", w]) => match hex32(w) {
+                None => Resp::error(400, "bad_work", "the work hash must be 64 hex digits"),
+                Some(work) => {
                     return self.get(slot, Query::Work(work), req.accept_raw, registry, node);
                 }
-            }
+            },
             ("GET", ["v1", "name", pk, key]) => {
-                let mut pubkey = [0u8; 32];
-                match (parse_hex(pk, &mut pubkey), decode_key(key)) {
-                    (false, _) => Resp::error(400, "bad_pubkey", "the public key must be 64 hex digits"),
+                match (hex32(pk), decode_key(key)) {
+                    (None, _) => Resp::error(400, "bad_pubkey", "the public key must be 64 hex digits"),
                     (_, None) => Resp::error(
                         400,
                         "bad_key",
                         "the key must be percent-encoded bytes or hex:DIGITS, at most 32 bytes",
                     ),
-                    (true, Some(k)) => {
+                    (Some(pubkey), Some(k)) => {
                         let q = Query::name(pubkey, &k).expect("length checked");
                         return self.get(slot, q, req.accept_raw, registry, node);
                     }
                 }
             }
             ("POST", ["v1", "dat"]) => post_dat(&req.body, node),
-            ("GET", ["v1", "file", w]) => {
-                let mut work = [0u8; 32];
-                if !parse_hex(w, &mut work) {
-                    Resp::error(400, "bad_work", "the root's work hash must be 64 hex digits")
-                } else {
-                    return self.file(slot, RootRef::Work(work), registry, node);
-                }
-            }
+            ("GET", ["v1", "file", w]) => match hex32(w) {
+                None => Resp::error(400, "bad_work", "the root's work hash must be 64 hex digits"),
+                Some(work) => return self.file(slot, RootRef::Work(work), registry, node),
+            },
             ("GET", ["v1", "file", pk, name]) => {
-                let mut pubkey = [0u8; 32];
                 let key: Option<[u8; 32]> = decode_key(name).and_then(|k| k.try_into().ok());
-                match (parse_hex(pk, &mut pubkey), key) {
-                    (false, _) => Resp::error(400, "bad_pubkey", "the public key must be 64 hex digits"),
+                match (hex32(pk), key) {
+                    (None, _) => Resp::error(400, "bad_pubkey", "the public key must be 64 hex digits"),
                     (_, None) => Resp::error(
                         400,
                         "bad_name",
                         "a file's name is 32 bytes: hex: and 64 digits, as setf printed it",
                     ),
-                    (true, Some(key)) => {
+                    (Some(pubkey), Some(key)) => {
                         return self.file(slot, RootRef::Name { pubkey, key }, registry, node);
                     }
                 }

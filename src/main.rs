@@ -8,7 +8,7 @@ use dave::keys;
 use dave::node::{Event, GetId, GetOpts, Node, Query, MAX_FANOUT};
 use dave::peers::NEVER;
 use dave::pow;
-use dave::wire::{parse_hex, Hex, KEY_MAX};
+use dave::wire::{hex32, parse_hex, Hex, KEY_MAX};
 use dave::Dat;
 use getopts::Options;
 use log::info;
@@ -824,22 +824,14 @@ fn solve_with_progress(
 
 fn cmd_get(m: &getopts::Matches, args: &[String]) -> Result<(), Fail> {
     let query = match args {
-        [h] => {
-            let mut w = [0u8; 32];
-            if !parse_hex(h, &mut w) {
-                return Err(Fail::Usage(format!(
-                    "`{h}` is not a work hash (64 hex digits)"
-                )));
-            }
-            Query::Work(w)
-        }
+        [h] => Query::Work(
+            hex32(h)
+                .ok_or_else(|| Fail::Usage(format!("`{h}` is not a work hash (64 hex digits)")))?,
+        ),
         [pk, name] => {
-            let mut p = [0u8; 32];
-            if !parse_hex(pk, &mut p) {
-                return Err(Fail::Usage(format!(
-                    "`{pk}` is not a public key (64 hex digits)"
-                )));
-            }
+            let p = hex32(pk).ok_or_else(|| {
+                Fail::Usage(format!("`{pk}` is not a public key (64 hex digits)"))
+            })?;
             Query::name(p, &parse_name(name)?).expect("name length checked")
         }
         _ => return Err(Fail::Usage("get takes HASH, or PUBKEY NAME".into())),

@@ -526,6 +526,12 @@ impl fmt::Debug for Hex<'_> {
     }
 }
 
+/// 64 hex digits as 32 bytes (a work hash or a public key).
+pub fn hex32(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    parse_hex(s, &mut out).then_some(out)
+}
+
 /// Parses hex into `out`; returns false unless `s` is exactly `2*out.len()` hex digits.
 pub fn parse_hex(s: &str, out: &mut [u8]) -> bool {
     let s = s.as_bytes();
