@@ -1,4 +1,4 @@
-//! The backup file (PROTOCOL.md section 7): one record per novel dat, a u16
+//! The backup file (docs/protocol.md section 7): one record per novel dat, a u16
 //! little-endian length and then the PUT message bytes.
 //!
 //! Records are self-checking: on load each one is decoded and its proof of
@@ -16,9 +16,9 @@
 //! Beside it, `FILE.peers` keeps the peers that answered recently (one
 //! address per line), so a restarted node rejoins without its edges.
 
-use crate::node::{check_put, Node};
-use crate::peers::NEVER;
-use crate::wire::{self, Op, MTU};
+use dave_core::wire::{self, Op, Packet, MTU};
+use dave_core::NEVER;
+use dave_core::{check_put, Node};
 use log::{debug, info, warn};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -178,7 +178,7 @@ impl<R: Read> Scanner<R> {
             return None;
         }
         match wire::decode(&self.buf[p + 2..p + 2 + len]) {
-            Ok(m) if m.op == Op::Put => Some(len),
+            Ok(m) if m.op() == Op::Put => Some(len),
             _ => None,
         }
     }
@@ -274,8 +274,8 @@ fn verify_batch(
     let mut ok = vec![false; spans.len()];
     let verify = |chunk_ok: &mut [bool], chunk: &[(usize, usize)]| {
         for (o, &(a, b)) in chunk_ok.iter_mut().zip(chunk) {
-            *o =
-                wire::decode(&bytes[a..b]).is_ok_and(|m| check_put(&m, now_ms, &cfg, true).is_ok());
+            *o = matches!(wire::decode(&bytes[a..b]),
+                Ok(Packet::Put(m)) if check_put(&m, now_ms, &cfg, true).is_ok());
         }
     };
     let threads = threads.clamp(1, 64);
@@ -292,16 +292,15 @@ fn verify_batch(
         });
     }
     for (&(a, b), good) in spans.iter().zip(ok) {
-        let m = wire::decode(&bytes[a..b]).expect("decoded while scanning");
-        if !good {
+        let (true, Ok(Packet::Put(m))) = (good, wire::decode(&bytes[a..b])) else {
             rep.invalid += 1;
             continue;
-        }
-        if node.dat_by_work(m.work32().expect("a PUT")).is_some() {
+        };
+        if node.dat_by_work(m.work).is_some() {
             rep.superseded += 1;
             continue;
         }
-        match node.restore_preverified(&m) {
+        match node.restore_preverified(&m.msg()) {
             Ok(_) => {}
             Err(_) => rep.superseded += 1,
         }

@@ -8,11 +8,11 @@
 
 use crate::control::{self, Request};
 use crate::gateway::{Gateway, Limits};
-use crate::node::{Node, Now, Stats};
-use crate::peers::canonical;
 use crate::status::{Parts, Report};
 use crate::sys;
-use crate::wire::MTU;
+use dave_core::canonical;
+use dave_core::wire::MTU;
+use dave_core::{Node, Now, Stats};
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
 use mio::unix::SourceFd;

@@ -20,11 +20,11 @@
 //! requests from one address (429), malformed request (400), unknown route
 //! (404), wrong method (405).
 
-use crate::files::{Download, DownloadOpts, FetchError, RootRef};
 use crate::json::{self, Value};
-use crate::node::{Event as NodeEvent, GetId, GetOpts, Node, PutError, Query};
 use crate::status::Report;
-use crate::wire::{hex32, parse_hex, Hex, Msg, Op, KEY_MAX};
+use dave_core::wire::{hex32, parse_hex, Hex, Msg, Op, Put, KEY_MAX};
+use dave_core::{Event as NodeEvent, GetId, GetOpts, Node, PutError, Query};
+use dave_files::{Download, DownloadOpts, FetchError, RootRef};
 use log::{debug, info};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
@@ -1009,7 +1009,7 @@ fn decode_key(s: &str) -> Option<Vec<u8>> {
 }
 
 /// A dat as JSON: hex fields, and the value and key as UTF-8 when they are.
-pub fn dat_json(m: &Msg<'_>) -> String {
+pub fn dat_json(m: &Put<'_>) -> String {
     let mut o = format!(
         "{{\"work\":\"{}\",\"pubkey\":\"{}\",\"key\":\"{}\",\"val\":\"{}\",\"time\":{},\"salt\":\"{}\",\"sig\":\"{}\",\"difficulty\":{}",
         Hex(m.work),
@@ -1019,7 +1019,7 @@ pub fn dat_json(m: &Msg<'_>) -> String {
         m.time_ms(),
         Hex(m.salt),
         Hex(m.sig),
-        m.work32().map_or(0, crate::pow::difficulty)
+        dave_core::pow::difficulty(m.work)
     );
     if let Ok(k) = std::str::from_utf8(m.key) {
         let _ = write!(o, ",\"key_utf8\":\"{}\"", json::escape(k));
@@ -1079,8 +1079,8 @@ fn post_dat(body: &[u8], node: &mut Node) -> Resp {
     let fields = (|| {
         Ok::<_, Resp>((
             hex_field("key", KEY_MAX)?,
-            hex_field("val", crate::wire::MTU)?,
-            hex_field("salt", crate::wire::SALT_MAX)?,
+            hex_field("val", dave_core::wire::MTU)?,
+            hex_field("salt", dave_core::wire::SALT_MAX)?,
             hex_field("work", 32)?,
             hex_field("pubkey", 32)?,
             hex_field("sig", 64)?,
@@ -1112,11 +1112,11 @@ fn post_dat(body: &[u8], node: &mut Node) -> Resp {
         ..Msg::default()
     };
     // Sizes first, as the wire decoder checks them.
-    let mut buf = [0u8; crate::wire::MTU];
-    let checked = crate::wire::encode_into(&m, &mut buf)
+    let mut buf = [0u8; dave_core::wire::MTU];
+    let checked = dave_core::wire::encode_into(&m, &mut buf)
         .map_err(|e| e.to_string())
         .and_then(|n| {
-            crate::wire::decode(&buf[..n])
+            dave_core::wire::decode(&buf[..n])
                 .map(|_| ())
                 .map_err(|e| e.name().to_string())
         });
@@ -1223,7 +1223,7 @@ pub fn metrics(r: &Report, g: &GwStats) -> String {
         o,
         "# HELP dave_drops_total Packets dropped, by reason.\n# TYPE dave_drops_total counter"
     );
-    for reason in crate::node::Reason::all() {
+    for reason in dave_core::Reason::ALL {
         let _ = writeln!(
             o,
             "dave_drops_total{{reason=\"{}\"}} {}",

@@ -94,7 +94,7 @@ pub fn generate(path: &Path, force: bool) -> Result<SigningKey, KeyError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io)?;
-    writeln!(f, "{}", crate::wire::Hex(&seed)).map_err(io)?;
+    writeln!(f, "{}", dave_core::wire::Hex(&seed)).map_err(io)?;
     f.sync_all().map_err(io)?;
     fs::rename(&tmp, path).map_err(io)?;
     Ok(key)
@@ -118,7 +118,7 @@ pub fn load(path: &Path) -> Result<SigningKey, KeyError> {
     }
     let text = fs::read_to_string(path).map_err(|_| KeyError::Format(path.to_path_buf()))?;
     let mut seed = [0u8; 32];
-    if !crate::wire::parse_hex(text.trim(), &mut seed) {
+    if !dave_core::wire::parse_hex(text.trim(), &mut seed) {
         return Err(KeyError::Format(path.to_path_buf()));
     }
     Ok(SigningKey::from_bytes(&seed))

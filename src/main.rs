@@ -1,15 +1,15 @@
 //! `daved`: run a dave node, or write and read values through the network.
 
 use dave::backup::Backup;
-use dave::config::{Config, DEFAULT_PORT, EPOCH_NS};
 use dave::control::{self, Request};
 use dave::driver::{wall_ms, Driver};
 use dave::keys;
-use dave::node::{Event, GetId, GetOpts, Node, Query, MAX_FANOUT};
-use dave::peers::NEVER;
-use dave::pow;
-use dave::wire::{hex32, parse_hex, Hex, KEY_MAX};
-use dave::Dat;
+use dave_core::pow;
+use dave_core::wire::{hex32, parse_hex, Hex, KEY_MAX};
+use dave_core::Dat;
+use dave_core::NEVER;
+use dave_core::{Config, DEFAULT_PORT, EPOCH_NS};
+use dave_core::{Event, GetId, GetOpts, Node, Query, MAX_FANOUT};
 use getopts::Options;
 use log::info;
 use std::io::{IsTerminal, Write};
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-mod files_cli;
+mod cli;
 
 const ABOUT: &str =
     "daved: a node and client of dave, an anonymous peer-to-peer key-value store on UDP.";
@@ -323,8 +323,8 @@ fn run(m: &getopts::Matches) -> Result<(), Fail> {
             }
             cmd_set(m, args[0].as_bytes())
         }
-        "setf" => files_cli::cmd_setf(m, args),
-        "getf" => files_cli::cmd_getf(m, args),
+        "setf" => cli::files::cmd_setf(m, args),
+        "getf" => cli::files::cmd_getf(m, args),
         _ => cmd_get(m, args),
     }
 }
@@ -434,14 +434,14 @@ fn epoch_for_rate(s: &str) -> Result<u64, Fail> {
     let dats_per_s = match units.iter().find(|(u, _)| t.ends_with(u)) {
         Some((u, mult)) => {
             let n: f64 = t[..t.len() - u.len()].trim().parse().map_err(|_| bad())?;
-            n * mult / dave::wire::PACKET_MAX as f64
+            n * mult / dave_core::wire::PACKET_MAX as f64
         }
         None => t.parse::<f64>().map_err(|_| bad())?,
     };
     if !(dats_per_s.is_finite() && dats_per_s > 0.0) {
         return Err(bad());
     }
-    let ns = 1e9 / (dave::config::SEED_EPOCHS as f64 * dats_per_s);
+    let ns = 1e9 / (dave_core::SEED_EPOCHS as f64 * dats_per_s);
     if !(1000.0..=1e12).contains(&ns) {
         return Err(Fail::Usage(format!(
             "--rate {s} is out of range: between 0.0005 and 500000 dats per second"
@@ -499,7 +499,7 @@ fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
     info!(
         "/d/start listening on {} epoch={epoch_ns}ns seed_rate={:.0}dats/s cap={cap} edges={nedges} dats={} rcvbuf={}",
         drv.local_addr().map_err(rt)?,
-        1e9 / (dave::config::SEED_EPOCHS as f64 * epoch_ns as f64),
+        1e9 / (dave_core::SEED_EPOCHS as f64 * epoch_ns as f64),
         drv.node().store().len(),
         drv.recv_buffer()
     );
@@ -705,7 +705,7 @@ fn cmd_set(m: &getopts::Matches, val: &[u8]) -> Result<(), Fail> {
         None => blake3::hash(val).as_bytes().to_vec(),
     };
     let signer = keys::load(&key_path(m)?).map_err(rt)?;
-    let max = dave::wire::max_val_len(key.len(), pow::SOLVER_SALT_LEN);
+    let max = dave_core::wire::max_val_len(key.len(), pow::SOLVER_SALT_LEN);
     if val.len() > max {
         return Err(Fail::Usage(format!(
             "the value is {} bytes; at most {max} fit in one dat with this name",
@@ -781,7 +781,7 @@ fn solve_with_progress(
     val: &[u8],
     bits: u8,
     signer: &ed25519_dalek::SigningKey,
-) -> Result<(Dat, u64, Duration), dave::dat::MakeError> {
+) -> Result<(Dat, u64, Duration), dave_core::MakeError> {
     let progress = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let tty = std::io::stderr().is_terminal();

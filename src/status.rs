@@ -3,7 +3,7 @@
 //! Prometheus metrics. All are rendered from one [`Report`].
 
 use crate::driver::SockStats;
-use crate::node::{Node, Reason, Stats};
+use dave_core::{Node, Reason, Stats};
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -118,7 +118,7 @@ impl Report {
 
     /// (name, count in the window) of every drop reason that occurred.
     fn recent_drops(&self) -> Vec<(&'static str, u64)> {
-        Reason::all()
+        Reason::ALL
             .into_iter()
             .map(|r| {
                 (
@@ -214,7 +214,7 @@ impl Report {
     pub fn json(&self) -> String {
         let t = &self.totals;
         let mut drops = String::new();
-        for (i, r) in Reason::all().into_iter().enumerate() {
+        for (i, r) in Reason::ALL.into_iter().enumerate() {
             let _ = write!(
                 drops,
                 "{}\"{}\":{}",

@@ -2,8 +2,8 @@
 //! what is not; files that are not ours are refused and left untouched.
 
 use dave::backup::{self, Backup, BackupError};
-use dave::node::{Node, Now};
-use dave::{Config, Dat};
+use dave_core::{Config, Dat};
+use dave_core::{Node, Now};
 use ed25519_dalek::SigningKey;
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -41,7 +41,7 @@ fn fixture(k: usize) -> (Vec<Dat>, Vec<u8>, Vec<usize>) {
         .0;
         let time = d.time_ms.to_le_bytes();
         let mut buf = [0u8; 1500];
-        let n = dave::wire::encode_into(&d.msg(&time), &mut buf).unwrap();
+        let n = dave_core::wire::encode_into(&d.msg(&time), &mut buf).unwrap();
         offs.push(file.len());
         file.extend_from_slice(&(n as u16).to_le_bytes());
         file.extend_from_slice(&buf[..n]);

@@ -15,8 +15,8 @@
 //! on disk. Invalid dats (bad signatures) are mixed into the stream: they
 //! must never be stored, never appended, and never loaded.
 
-use dave::wire::{self, Msg, Op};
-use dave::Dat;
+use dave_core::wire::{self, Msg, Op, Packet};
+use dave_core::Dat;
 use ed25519_dalek::SigningKey;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -162,10 +162,8 @@ fn present(node: SocketAddr, socks: &[UdpSocket], works: &[[u8; 32]]) -> HashSet
 fn drain(socks: &[UdpSocket], buf: &mut [u8], found: &mut HashSet<[u8; 32]>) {
     for s in socks {
         while let Ok((n, _)) = s.recv_from(buf) {
-            if let Ok(m) = wire::decode(&buf[..n]) {
-                if let (Op::Put, Some(w)) = (m.op, m.work32()) {
-                    found.insert(*w);
-                }
+            if let Ok(Packet::Put(m)) = wire::decode(&buf[..n]) {
+                found.insert(*m.work);
             }
         }
     }
@@ -222,7 +220,7 @@ fn every_fsynced_dat_survives_sigkill() {
             .0;
             let valid = i % 7 != 3;
             if !valid {
-                d.sig = dave::pow::sign(&forger, &d.work);
+                d.sig = dave_core::pow::sign(&forger, &d.work);
             }
             let time = d.time_ms.to_le_bytes();
             (encode(&d.msg(&time)), d.work, valid)

@@ -1,17 +1,17 @@
-//! Files larger than a dat (`dave::files`, `docs/files.md`): the layout and
+//! Files larger than a dat (`dave_files`, `docs/files.md`): the layout and
 //! the reader's checks on an in-memory store, the transfer engines over
 //! in-memory nodes, and `daved setf` / `daved getf` on a loopback network.
 
-use dave::files::{
+use dave_core::testing::{addr, now_at, Net};
+use dave_core::wire::{self, Op};
+use dave_core::{Config, Dat};
+use dave_core::{Event, GetOpts, Node, Query, Reason};
+use dave_files::{
     self, Download, DownloadOpts, FetchError, Header, Pace, Place, PowProgress, RootRef, Shape,
     Upload, UploadOpts, CHUNK, DEFAULT_MAX_LEN, FANOUT, MAX_DEPTH,
 };
-use dave::node::{Event, GetOpts, Node, Now, Query, Reason};
-use dave::wire::{self, Op};
-use dave::{Config, Dat};
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::AtomicBool;
@@ -58,10 +58,15 @@ impl Mem {
 
     /// Lays `data` out, works and signs every piece, stores it; returns the
     /// root's work hash.
-    fn put_file(&mut self, data: &[u8], name: &[u8], who: &SigningKey) -> (files::Layout, Dat) {
-        let lay = files::layout(data, name).unwrap();
+    fn put_file(
+        &mut self,
+        data: &[u8],
+        name: &[u8],
+        who: &SigningKey,
+    ) -> (dave_files::Layout, Dat) {
+        let lay = dave_files::layout(data, name).unwrap();
         let stop = AtomicBool::new(false);
-        let dats = files::make_dats(
+        let dats = dave_files::make_dats(
             &lay.pieces,
             BITS,
             who,
@@ -85,7 +90,7 @@ impl Mem {
     }
 
     fn fetch_max(&self, root: RootRef, max_len: u64) -> Result<Vec<u8>, FetchError> {
-        let mut f = files::Fetch::new(root, max_len);
+        let mut f = dave_files::Fetch::new(root, max_len);
         let mut out = Vec::new();
         while let Some(w) = f.next_want() {
             let d = match w.query {
@@ -96,7 +101,7 @@ impl Mem {
                 }
             };
             let time = d.time_ms.to_le_bytes();
-            f.deliver(&w, &d.msg(&time), &mut out)?;
+            f.deliver(&w, &d.put(&time), &mut out)?;
         }
         assert!(f.is_complete(), "the walk ended before the file did");
         let p = f.progress();
@@ -155,7 +160,7 @@ fn identical_content_is_one_dat() {
     assert_eq!(mem.fetch(RootRef::Work(root.work)).unwrap(), data);
     // 10 MB of zeros (as docs/files.md says): a full chunk and the short
     // last one, two distinct pointers on each of two levels, the root.
-    let ten = files::layout(&vec![0u8; 10_000_000], b"").unwrap();
+    let ten = dave_files::layout(&vec![0u8; 10_000_000], b"").unwrap();
     assert_eq!(ten.shape.height, 3);
     assert_eq!(ten.pieces.len(), 7);
     assert_eq!(ten.shape.positions(), 8124 + 214 + 6 + 1);
@@ -163,11 +168,11 @@ fn identical_content_is_one_dat() {
     // shares its pointer too.
     let unit = bytes(FANOUT * CHUNK, 9);
     let twice = [unit.clone(), unit].concat();
-    let lay = files::layout(&twice, b"").unwrap();
+    let lay = dave_files::layout(&twice, b"").unwrap();
     assert_eq!(lay.pieces.len(), FANOUT + 1 + 1);
     // The name is in the root only: the tree below is shared.
-    let a = files::layout(&data, b"a").unwrap();
-    let b = files::layout(&data, b"b").unwrap();
+    let a = dave_files::layout(&data, b"a").unwrap();
+    let b = dave_files::layout(&data, b"b").unwrap();
     assert_ne!(a.root_key, b.root_key);
     assert_eq!(a.pieces[..3], b.pieces[..3]);
 }
@@ -197,7 +202,7 @@ fn a_tampered_chunk_is_detected_and_named() {
     let mut mem = Mem::default();
     let (_, root) = mem.put_file(&data, b"", &who);
     // The writer's key signs a dat of chunk 41's name with other content.
-    let key = files::name_of(&data[41 * CHUNK..42 * CHUNK]);
+    let key = dave_files::name_of(&data[41 * CHUNK..42 * CHUNK]);
     let mut evil = data[41 * CHUNK..42 * CHUNK].to_vec();
     evil[100] ^= 1;
     mem.add(make(&key, &evil, &who));
@@ -239,7 +244,7 @@ fn a_tampered_pointer_is_detected_and_named() {
         .unwrap()
         .clone();
     let mut val = p.val.clone();
-    let (a, b) = (files::HEADER, files::HEADER + 32);
+    let (a, b) = (dave_files::HEADER, dave_files::HEADER + 32);
     let first: Vec<u8> = val[a..b].to_vec();
     val.copy_within(b..b + 32, a);
     val[b..b + 32].copy_from_slice(&first);
@@ -259,7 +264,7 @@ fn a_tampered_pointer_is_detected_and_named() {
 fn store_all(mem: &mut Mem, vals: &[Vec<u8>], who: &SigningKey) -> Vec<[u8; 32]> {
     vals.iter()
         .map(|v| {
-            let k = files::name_of(v);
+            let k = dave_files::name_of(v);
             mem.add(make(&k, v, who));
             k
         })
@@ -275,10 +280,10 @@ fn trees_that_break_the_roots_promises_are_refused() {
     // root says 2 chunks, its pointer lists 3.
     let mut mem = Mem::default();
     let keys = store_all(&mut mem, &chunks, &who);
-    let p = files::encode_pointer(1, &keys);
+    let p = dave_files::encode_pointer(1, &keys);
     let pk = store_all(&mut mem, &[p], &who)[0];
     let shape = Shape::new(2 * CHUNK as u64, CHUNK as u32, FANOUT as u32, 2).unwrap();
-    let r = files::encode_root(&shape, b"", &[pk]);
+    let r = dave_files::encode_root(&shape, b"", &[pk]);
     let rk = store_all(&mut mem, &[r], &who)[0];
     let root = mem.by_name[&rk].work;
     expect_bad(
@@ -291,7 +296,7 @@ fn trees_that_break_the_roots_promises_are_refused() {
     let mut mem = Mem::default();
     let keys = store_all(&mut mem, &chunks[..2], &who);
     let shape = Shape::new(CHUNK as u64 + 10, CHUNK as u32, FANOUT as u32, 1).unwrap();
-    let r = files::encode_root(&shape, b"", &keys);
+    let r = dave_files::encode_root(&shape, b"", &keys);
     let rk = store_all(&mut mem, &[r], &who)[0];
     expect_bad(
         mem.fetch(RootRef::Work(mem.by_name[&rk].work)),
@@ -305,9 +310,9 @@ fn trees_that_break_the_roots_promises_are_refused() {
     let shape = Shape::new(1445 * CHUNK as u64, CHUNK as u32, FANOUT as u32, 3).unwrap();
     assert_eq!((shape.count(1), shape.count(2)), (39, 2));
     let fake: Vec<[u8; 32]> = (0..38u8).map(|i| [i; 32]).collect();
-    let p2a = store_all(&mut mem, &[files::encode_pointer(2, &fake)], &who)[0];
-    let p2b = store_all(&mut mem, &[files::encode_pointer(2, &[p2a])], &who)[0];
-    let r = files::encode_root(&shape, b"", &[p2a, p2b]);
+    let p2a = store_all(&mut mem, &[dave_files::encode_pointer(2, &fake)], &who)[0];
+    let p2b = store_all(&mut mem, &[dave_files::encode_pointer(2, &[p2a])], &who)[0];
+    let r = dave_files::encode_root(&shape, b"", &[p2a, p2b]);
     let rk = store_all(&mut mem, &[r], &who)[0];
     expect_bad(
         mem.fetch(RootRef::Work(mem.by_name[&rk].work)),
@@ -318,9 +323,13 @@ fn trees_that_break_the_roots_promises_are_refused() {
     // A pointer at the wrong level, and a root where a pointer belongs.
     let mut mem = Mem::default();
     let keys = store_all(&mut mem, &chunks, &who);
-    let p = store_all(&mut mem, &[files::encode_pointer(2, &keys)], &who)[0];
+    let p = store_all(&mut mem, &[dave_files::encode_pointer(2, &keys)], &who)[0];
     let shape = Shape::new(3 * CHUNK as u64, CHUNK as u32, FANOUT as u32, 2).unwrap();
-    let rk = store_all(&mut mem, &[files::encode_root(&shape, b"", &[p])], &who)[0];
+    let rk = store_all(
+        &mut mem,
+        &[dave_files::encode_root(&shape, b"", &[p])],
+        &who,
+    )[0];
     expect_bad(
         mem.fetch(RootRef::Work(mem.by_name[&rk].work)),
         Place { level: 1, index: 0 },
@@ -343,7 +352,7 @@ fn roots_that_promise_too_much_are_refused_before_anything_is_fetched() {
     let who = signer(7);
     let mut mem = Mem::default();
     // Too deep.
-    let mut r = files::encode_root(&Shape::new(0, CHUNK as u32, 38, 1).unwrap(), b"", &[]);
+    let mut r = dave_files::encode_root(&Shape::new(0, CHUNK as u32, 38, 1).unwrap(), b"", &[]);
     r[3] = MAX_DEPTH + 1;
     let rk = store_all(&mut mem, &[r], &who)[0];
     expect_refused(
@@ -353,7 +362,11 @@ fn roots_that_promise_too_much_are_refused_before_anything_is_fetched() {
     // Longer than the reader accepts.
     let shape = Shape::new(1 << 40, CHUNK as u32, 38, 6).unwrap();
     let kids = vec![[9u8; 32]; shape.count(5) as usize];
-    let rk = store_all(&mut mem, &[files::encode_root(&shape, b"", &kids)], &who)[0];
+    let rk = store_all(
+        &mut mem,
+        &[dave_files::encode_root(&shape, b"", &kids)],
+        &who,
+    )[0];
     expect_refused(
         mem.fetch_max(RootRef::Work(mem.by_name[&rk].work), 1 << 30),
         "more than the 1073741824 this reader accepts",
@@ -362,15 +375,15 @@ fn roots_that_promise_too_much_are_refused_before_anything_is_fetched() {
     let d = make(b"greeting", b"hello dave", &who);
     mem.add(d.clone());
     expect_refused(mem.fetch(RootRef::Work(d.work)), "32-byte name");
-    let p = files::encode_pointer(1, &[[1u8; 32]]);
+    let p = dave_files::encode_pointer(1, &[[1u8; 32]]);
     let pk = store_all(&mut mem, &[p], &who)[0];
     expect_refused(
         mem.fetch(RootRef::Work(mem.by_name[&pk].work)),
         "a pointer inside a file",
     );
     // A root whose value does not hash to its name.
-    let mut v = files::encode_root(&Shape::new(0, CHUNK as u32, 38, 1).unwrap(), b"x", &[]);
-    let k = files::name_of(&v);
+    let mut v = dave_files::encode_root(&Shape::new(0, CHUNK as u32, 38, 1).unwrap(), b"x", &[]);
+    let k = dave_files::name_of(&v);
     v[16] = b'y';
     let d = make(&k, &v, &who);
     mem.add(d.clone());
@@ -379,33 +392,22 @@ fn roots_that_promise_too_much_are_refused_before_anything_is_fetched() {
         other => panic!("{:?}", other.map(|v| v.len())),
     }
     assert!(matches!(
-        files::decode(&[0xDF, 1, 2, 1]),
+        dave_files::decode(&[0xDF, 1, 2, 1]),
         Err(e) if e.contains("too short")
     ));
     assert!(matches!(
-        files::decode(&files::encode_pointer(3, &[])),
+        dave_files::decode(&dave_files::encode_pointer(3, &[])),
         Ok(Header::Pointer { level: 3, .. })
     ));
 }
 
 // ---- the node changes the engines rely on ----
 
-fn addr(i: usize) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 21000 + i as u16))
-}
-
 fn packet(d: &Dat) -> Vec<u8> {
     let time = d.time_ms.to_le_bytes();
     let mut buf = [0u8; wire::PACKET_MAX];
     let n = wire::encode_into(&d.msg(&time), &mut buf).unwrap();
     buf[..n].to_vec()
-}
-
-fn now_at(epoch: u64) -> Now {
-    Now {
-        epoch,
-        unix_ms: T0_MS + 1000 + epoch * 65537 / 1_000_000,
-    }
 }
 
 #[test]
@@ -422,7 +424,7 @@ fn an_answer_to_our_own_get_passes_the_packet_filter() {
     // The GET went to that peer only.
     let (to, bytes) = n.peek_transmit().unwrap();
     assert_eq!(to, addr(1));
-    assert_eq!(wire::decode(bytes).unwrap().op, Op::Get);
+    assert_eq!(wire::decode(bytes).unwrap().op(), Op::Get);
     n.pop_transmit();
     assert!(n.peek_transmit().is_none());
     // In one epoch the peer sends gossip first, then our answer, then more.
@@ -454,7 +456,7 @@ fn an_answer_to_our_own_get_passes_the_packet_filter() {
     assert_eq!(n.last_sent(), &[addr(2), addr(3)]);
     let mut sent = Vec::new();
     while let Some((to, bytes)) = n.peek_transmit() {
-        assert_eq!(wire::decode(bytes).unwrap().work, &a.work);
+        assert_eq!(wire::decode(bytes).unwrap().msg().work, &a.work);
         sent.push(to);
         n.pop_transmit();
     }
@@ -463,68 +465,24 @@ fn an_answer_to_our_own_get_passes_the_packet_filter() {
 
 // ---- the engines over in-memory nodes ----
 
-/// Nodes in memory: every packet sent in one epoch arrives in the next.
-/// Time for the engines follows the epochs, so runs are exact.
-struct Net {
-    nodes: Vec<Node>,
-    epoch: u64,
-    wire: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
-    t0: Instant,
+/// `servers` nodes meshed through node 0, then client nodes (file
+/// settings), client `j` with `clients[j]` as its edge.
+fn file_net(servers: usize, clients: &[usize]) -> Net {
+    Net::new(servers + clients.len(), |i, cfg| {
+        *cfg = cfg.clone().with_dat_cap(20_000);
+        cfg.seed = 500 + i as u64;
+        if i >= servers {
+            cfg.edges = vec![addr(clients[i - servers])];
+            cfg.max_gets = 200;
+            cfg.seed_epochs = 1 << 40;
+            cfg.pull_epochs = 1 << 40;
+        }
+    })
 }
 
-impl Net {
-    /// `servers` nodes meshed through node 0, then `clients` client nodes
-    /// (file settings) whose edge is `edge_of(client)`.
-    fn new(servers: usize, clients: &[usize]) -> Net {
-        let mut nodes = Vec::new();
-        for i in 0..servers + clients.len() {
-            let mut cfg = Config::default().with_dat_cap(20_000);
-            cfg.filter_cap = 1 << 12;
-            cfg.seed = 500 + i as u64;
-            if i >= servers {
-                cfg.edges = vec![addr(clients[i - servers])];
-                cfg.max_gets = 200;
-                cfg.seed_epochs = 1 << 40;
-                cfg.pull_epochs = 1 << 40;
-            } else if i > 0 {
-                cfg.edges = vec![addr(0)];
-            }
-            let mut node = Node::new(cfg);
-            node.add_self_addr(addr(i));
-            nodes.push(node);
-        }
-        Net {
-            nodes,
-            epoch: 0,
-            wire: Vec::new(),
-            t0: Instant::now(),
-        }
-    }
-
-    fn instant(&self) -> Instant {
-        self.t0 + Duration::from_nanos(self.epoch * 65537)
-    }
-
-    fn run(&mut self, epochs: u64) {
-        for _ in 0..epochs {
-            self.epoch += 1;
-            let now = now_at(self.epoch);
-            for (from, to, bytes) in std::mem::take(&mut self.wire) {
-                if let Some(j) = (0..self.nodes.len()).find(|&j| addr(j) == to) {
-                    self.nodes[j].handle_packet(from, &bytes);
-                }
-            }
-            for n in &mut self.nodes {
-                n.handle_tick(now);
-            }
-            for i in 0..self.nodes.len() {
-                while let Some((to, bytes)) = self.nodes[i].peek_transmit() {
-                    self.wire.push((addr(i), to, bytes.to_vec()));
-                    self.nodes[i].pop_transmit();
-                }
-            }
-        }
-    }
+/// The engines' clock: it follows the epochs, so runs are exact.
+fn instant(t0: Instant, net: &Net) -> Instant {
+    t0 + Duration::from_nanos(net.epoch * 65537)
 }
 
 fn quick_pace() -> Pace {
@@ -540,17 +498,18 @@ fn quick_pace() -> Pace {
 fn upload_and_download_engines_move_a_multi_level_file_between_nodes() {
     let who = signer(9);
     // Four nodes; client 4 writes through node 0, client 5 reads through node 3.
-    let mut net = Net::new(4, &[0, 3]);
+    let mut net = file_net(4, &[0, 3]);
+    let t0 = Instant::now();
     net.run(3000); // peers meet, pass DELAY, and answer pings
     let data = bytes(1500 * CHUNK + 99, 31);
-    let lay = files::layout(&data, b"big.bin").unwrap();
+    let lay = dave_files::layout(&data, b"big.bin").unwrap();
     assert_eq!(lay.shape.height, 3);
     let stop = AtomicBool::new(false);
-    let dats = files::make_dats(
+    let dats = dave_files::make_dats(
         &lay.pieces,
         BITS,
         &who,
-        now_at(net.epoch).unix_ms,
+        net.now().unix_ms,
         2,
         &PowProgress::default(),
         &stop,
@@ -568,7 +527,7 @@ fn upload_and_download_engines_move_a_multi_level_file_between_nodes() {
     }
     let mut epochs = 0;
     while !up.is_complete() {
-        let now = net.instant();
+        let now = instant(t0, &net);
         while let Some(ev) = net.nodes[4].poll_event() {
             assert!(up.on_event(&ev, now));
         }
@@ -590,7 +549,7 @@ fn upload_and_download_engines_move_a_multi_level_file_between_nodes() {
     let mut out = Vec::new();
     let mut epochs = 0;
     while !dl.is_complete() {
-        let now = net.instant();
+        let now = instant(t0, &net);
         while let Some(ev) = net.nodes[5].poll_event() {
             assert!(dl.on_event(&net.nodes[5], &ev, &mut out, now).unwrap());
         }

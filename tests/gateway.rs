@@ -4,8 +4,8 @@
 
 use dave::driver::Driver;
 use dave::gateway::Limits;
-use dave::wire::Hex;
-use dave::{Config, Dat, Node};
+use dave_core::wire::Hex;
+use dave_core::{Config, Dat, Node};
 use ed25519_dalek::SigningKey;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -230,7 +230,7 @@ fn a_post_is_verified_exactly_as_a_packet_and_refusals_name_the_check() {
     let mut tampered = good.clone();
     tampered.val = b"w".to_vec();
     let mut forged = good.clone();
-    forged.sig = dave::pow::sign(&SigningKey::from_bytes(&[23; 32]), &good.work);
+    forged.sig = dave_core::pow::sign(&SigningKey::from_bytes(&[23; 32]), &good.work);
     let future = Dat::make(b"f", b"v", t + 60_000, 8, &who, 1, None)
         .unwrap()
         .0;
@@ -240,7 +240,7 @@ fn a_post_is_verified_exactly_as_a_packet_and_refusals_name_the_check() {
                 .unwrap()
                 .0
         })
-        .find(|d| dave::pow::difficulty(&d.work) < 8)
+        .find(|d| dave_core::pow::difficulty(&d.work) < 8)
         .unwrap();
     for (d, check) in [
         (&tampered, "work_mismatch"),
@@ -426,7 +426,7 @@ fn slow_idle_greedy_and_crowding_clients_are_refused() {
 /// `file_max` is refused with 502 naming why.
 #[test]
 fn files_are_read_whole_and_verified_through_the_gateway() {
-    use dave::files::{layout, make_dats, PowProgress};
+    use dave_files::{layout, make_dats, PowProgress};
     use std::sync::atomic::AtomicBool;
     let open = Limits {
         rate_per_s: 1e6,

@@ -1,5 +1,5 @@
 //! The log contract: every line the real binary prints begins with a
-//! `/fn/proc/action` prefix documented in the README's log table; under
+//! `/fn/proc/action` prefix documented in the log table of docs/operating.md; under
 //! systemd (JOURNAL_STREAM set) lines carry `<N>` priorities and no
 //! timestamp, elsewhere a UTC timestamp.
 
@@ -11,10 +11,10 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_daved");
 
-/// The prefixes in the README's log table (`REASON` stands for a reason name).
+/// The prefixes in the log table of docs/operating.md (`REASON` stands for a reason name).
 fn documented() -> Vec<String> {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operating.md")).unwrap();
     let logs = readme.split("\n## Logs").nth(1).expect("a Logs section");
     let logs = logs.split("\n## ").next().unwrap();
     let mut out = Vec::new();
@@ -26,7 +26,7 @@ fn documented() -> Vec<String> {
     }
     assert!(
         out.len() > 15,
-        "the README's log table looks empty: {out:?}"
+        "the log table of docs/operating.md looks empty: {out:?}"
     );
     out
 }

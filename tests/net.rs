@@ -2,107 +2,12 @@
 //! delivered one epoch later. No sockets, no clock: each test is exact and
 //! repeatable.
 
-use dave::node::{Event, GetOpts, Node, Now, Query, Reason};
-use dave::wire::{self, Msg, Op, Pd};
-use dave::{Config, Dat};
+use dave_core::testing::{addr, Net, T0_MS};
+use dave_core::wire::{self, Msg, Op, Pd};
+use dave_core::{Config, Dat};
+use dave_core::{Event, GetOpts, Node, Now, Query, Reason};
 use ed25519_dalek::SigningKey;
 use std::net::SocketAddr;
-
-const T0_MS: u64 = 1_763_700_000_000;
-
-fn addr(i: usize) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 20000 + i as u16))
-}
-
-struct Net {
-    nodes: Vec<Node>,
-    epoch: u64,
-    wire: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
-    /// Drop every packet to or from these nodes.
-    down: Vec<usize>,
-}
-
-impl Net {
-    /// `n` nodes, each bootstrapping from node 0.
-    fn new(n: usize, tweak: impl Fn(&mut Config)) -> Net {
-        let mut nodes = Vec::new();
-        for i in 0..n {
-            let mut cfg = Config::default().with_dat_cap(1000);
-            cfg.filter_cap = 1 << 12;
-            cfg.seed = 1000 + i as u64;
-            if i > 0 {
-                cfg.edges = vec![addr(0)];
-            }
-            tweak(&mut cfg);
-            let mut node = Node::new(cfg);
-            node.add_self_addr(addr(i));
-            nodes.push(node);
-        }
-        Net {
-            nodes,
-            epoch: 0,
-            wire: Vec::new(),
-            down: Vec::new(),
-        }
-    }
-
-    fn now(&self) -> Now {
-        // The default epoch is 65537 ns; the wall clock follows it.
-        Now {
-            epoch: self.epoch,
-            unix_ms: T0_MS + self.epoch * 65537 / 1_000_000,
-        }
-    }
-
-    fn index_of(&self, a: SocketAddr) -> Option<usize> {
-        (0..self.nodes.len()).find(|&i| addr(i) == a)
-    }
-
-    /// Runs `epochs` epochs: deliver what was sent, tick, collect sends.
-    fn run(&mut self, epochs: u64) {
-        for _ in 0..epochs {
-            self.epoch += 1;
-            let now = self.now();
-            for (from, to, bytes) in std::mem::take(&mut self.wire) {
-                if let Some(j) = self.index_of(to) {
-                    if !self.down.contains(&j) {
-                        self.nodes[j].handle_packet(from, &bytes);
-                    }
-                }
-            }
-            for n in &mut self.nodes {
-                n.handle_tick(now);
-            }
-            self.collect();
-        }
-    }
-
-    fn collect(&mut self) {
-        for i in 0..self.nodes.len() {
-            while let Some((to, bytes)) = self.nodes[i].peek_transmit() {
-                if !self.down.contains(&i) {
-                    self.wire.push((addr(i), to, bytes.to_vec()));
-                }
-                self.nodes[i].pop_transmit();
-            }
-        }
-    }
-
-    fn holders(&self, work: &[u8; 32]) -> usize {
-        self.nodes
-            .iter()
-            .filter(|n| n.dat_by_work(work).is_some())
-            .count()
-    }
-
-    fn check(&self) {
-        for (i, n) in self.nodes.iter().enumerate() {
-            if let Err(e) = n.check_invariants() {
-                panic!("node {i} at epoch {}: {e}", self.epoch);
-            }
-        }
-    }
-}
 
 fn signer(b: u8) -> SigningKey {
     SigningKey::from_bytes(&[b; 32])
@@ -121,7 +26,7 @@ fn packet(d: &Dat) -> Vec<u8> {
 
 #[test]
 fn a_put_reaches_every_node_and_a_get_finds_it() {
-    let mut net = Net::new(8, |_| {});
+    let mut net = Net::new(8, |_, _| {});
     // Let peers meet and pass DELAY (1993 epochs) so gossip flows.
     net.run(2500);
     net.check();
@@ -157,7 +62,7 @@ fn a_put_reaches_every_node_and_a_get_finds_it() {
 
     // A GET by name from a node that holds it answers from the store; a
     // fresh node with an empty store fetches it from the network.
-    let mut fresh = Net::new(1, |_| {});
+    let mut fresh = Net::new(1, |_, _| {});
     let mut node = fresh.nodes.pop().unwrap();
     node.add_self_addr(addr(8));
     net.nodes.push(node);
@@ -201,7 +106,7 @@ fn a_put_reaches_every_node_and_a_get_finds_it() {
 
 #[test]
 fn a_get_for_a_missing_dat_times_out() {
-    let mut net = Net::new(3, |_| {});
+    let mut net = Net::new(3, |_, _| {});
     net.run(300);
     let id = net.nodes[1]
         .get(Query::Work([7; 32]), GetOpts::timeout(500))
@@ -224,7 +129,7 @@ fn a_get_for_a_missing_dat_times_out() {
 
 #[test]
 fn names_follow_the_replacement_rule() {
-    let mut net = Net::new(1, |_| {});
+    let mut net = Net::new(1, |_, _| {});
     net.run(1);
     let n = &mut net.nodes[0];
     let who = signer(2);
@@ -258,7 +163,7 @@ fn names_follow_the_replacement_rule() {
     let held = n
         .dat_by_name(&who.verifying_key().to_bytes(), b"e")
         .unwrap();
-    assert_eq!(held.work, small.work);
+    assert_eq!(*held.work, small.work);
     assert!(
         n.dat_by_work(&big.work).is_none(),
         "the replaced dat is gone from the work index"
@@ -273,7 +178,7 @@ fn names_follow_the_replacement_rule() {
 
 #[test]
 fn every_invalid_put_is_dropped_and_counted() {
-    let mut net = Net::new(1, |_| {});
+    let mut net = Net::new(1, |_, _| {});
     net.run(1);
     let t = net.nodes[0].now_ms();
     let who = signer(4);
@@ -294,7 +199,7 @@ fn every_invalid_put_is_dropped_and_counted() {
     // Too little work (a dat solved to fewer than MIN_WORK bits).
     let weak = (0..)
         .map(|i| dat(b"w", format!("{i}").as_bytes(), t, 0, &who))
-        .find(|d| dave::pow::difficulty(&d.work) < 8)
+        .find(|d| dave_core::pow::difficulty(&d.work) < 8)
         .unwrap();
     let wt = weak.time_ms.to_le_bytes();
     send(&mut net, &weak.msg(&wt));
@@ -310,7 +215,7 @@ fn every_invalid_put_is_dropped_and_counted() {
     assert!(net.nodes[0].dat_by_work(&soon.work).is_some());
     // Signed by someone else.
     let mut forged = good.clone();
-    forged.sig = dave::pow::sign(&signer(5), &good.work);
+    forged.sig = dave_core::pow::sign(&signer(5), &good.work);
     send(&mut net, &forged.msg(&time));
     assert_eq!(net.nodes[0].stats().drop_count(Reason::BadSig), 1);
     // A flipped signature bit.
@@ -334,7 +239,7 @@ fn every_invalid_put_is_dropped_and_counted() {
 
 #[test]
 fn the_packet_filter_passes_one_op_per_source_per_epoch() {
-    let mut net = Net::new(1, |_| {});
+    let mut net = Net::new(1, |_, _| {});
     net.run(1);
     let getpeer = [];
     for _ in 0..5 {
@@ -381,7 +286,7 @@ fn peer_messages_are_accepted_only_as_answers_and_never_widen_scope() {
     // The node pinged its edge at start.
     let (to, bytes) = n.peek_transmit().expect("a GETPEER to the edge");
     assert_eq!(to, edge);
-    assert_eq!(wire::decode(bytes).unwrap().op, Op::Getpeer);
+    assert_eq!(wire::decode(bytes).unwrap().op(), Op::Getpeer);
     n.pop_transmit();
 
     // An unknown sender's PEER is refused.
@@ -464,7 +369,7 @@ fn the_peer_table_is_bounded_and_silent_peers_are_dropped_but_edges_kept() {
 
 #[test]
 fn prune_keeps_the_most_massive_dats() {
-    let mut net = Net::new(1, |c| {
+    let mut net = Net::new(1, |_, c| {
         *c = Config::default().with_dat_cap(10);
         c.prune_epochs = 1000;
     });
@@ -476,7 +381,7 @@ fn prune_keeps_the_most_massive_dats() {
     for i in 0..20u8 {
         let bits = if i % 2 == 0 { 16 } else { 8 };
         let d = dat(&[i], b"v", t - 1000, bits, &who);
-        if dave::pow::difficulty(&d.work) >= 16 {
+        if dave_core::pow::difficulty(&d.work) >= 16 {
             heavy.push(d.work);
         }
         net.nodes[0].handle_packet(addr(100 + i as usize), &packet(&d));
@@ -495,7 +400,7 @@ fn prune_keeps_the_most_massive_dats() {
 
 #[test]
 fn a_node_never_lists_itself() {
-    let mut net = Net::new(3, |_| {});
+    let mut net = Net::new(3, |_, _| {});
     // Node 1 is told about itself by node 0's PEER answers and by a packet
     // claiming to come from its own address.
     net.run(3000);
@@ -511,7 +416,7 @@ fn a_node_never_lists_itself() {
 #[test]
 fn same_seed_same_traffic() {
     let run = || {
-        let mut net = Net::new(4, |_| {});
+        let mut net = Net::new(4, |_, _| {});
         net.run(2200);
         let d = dat(b"k", b"v", net.now().unix_ms, 8, &signer(9));
         let time = d.time_ms.to_le_bytes();

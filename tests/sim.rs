@@ -4,13 +4,13 @@
 //!
 //! Every failure message carries the command that replays the run.
 
-use dave::config::{DELAY_EPOCHS, PROBE, SEED_EPOCHS};
-use dave::sim::{self, Outcome, Scenario, SimConfig, SimError, SybilMode};
-use dave::wire::Op;
+use dave_core::wire::Op;
+use dave_core::{DELAY_EPOCHS, PROBE, SEED_EPOCHS};
+use dave_sim::{Outcome, Scenario, SimConfig, SimError, SybilMode};
 use std::sync::OnceLock;
 
 fn run(cfg: &SimConfig, threads: usize) -> Outcome {
-    sim::run(cfg, threads).unwrap_or_else(|e| panic!("{e}"))
+    dave_sim::run(cfg, threads).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn num(o: &Outcome, k: &str, cfg: &SimConfig) -> f64 {
@@ -99,7 +99,7 @@ fn hostile_traffic_is_dropped_and_counted_and_bounds_hold() {
     let o = faults();
     let cfg = faults_cfg();
     let s = &o.stats;
-    use dave::node::Reason::*;
+    use dave_core::Reason::*;
     // Every kind of bad input the hostile senders make is seen and dropped.
     for r in [WorkMismatch, LowWork, BadSig, Future, Unsolicited] {
         assert!(
@@ -111,7 +111,7 @@ fn hostile_traffic_is_dropped_and_counted_and_bounds_hold() {
     }
     assert!(s.drops[..9].iter().sum::<u64>() > 0, "no decode drop");
     // Addresses only a hostile PEER named are pinged, never sent a dat or
-    // a GET (PROTOCOL.md 5.4: a peer must answer before it gets gossip).
+    // a GET (docs/protocol.md 5.4: a peer must answer before it gets gossip).
     let n = &o.net;
     assert!(
         n.to_phantom[Op::Getpeer as usize] > 0,
@@ -188,7 +188,7 @@ fn uniform_selection_spreads_like_push_gossip() {
     };
     let o = run(&cfg, 1);
     let round = SEED_EPOCHS as f64 + max_latency_epochs(&cfg);
-    let bound = sim::ideal_rounds(cfg.nodes) * round;
+    let bound = dave_sim::ideal_rounds(cfg.nodes) * round;
     for k in ["first_e100", "later_e100"] {
         let e = num(&o, k, &cfg);
         assert!(
@@ -312,15 +312,15 @@ fn flags_round_trip_and_failures_name_their_replay() {
     for c in cfgs {
         let mut args = c.to_args();
         args.extend(["--seed".to_string(), c.seed.to_string()]);
-        let m = sim::options().parse(&args).unwrap();
-        assert_eq!(sim::config_from(&m).unwrap(), c, "{args:?}");
+        let m = dave_sim::options().parse(&args).unwrap();
+        assert_eq!(dave_sim::config_from(&m).unwrap(), c, "{args:?}");
     }
     let bad = SimConfig {
         nodes: 1,
         seed: 7,
         ..SimConfig::new(Scenario::Propagation)
     };
-    let e: SimError = sim::run(&bad, 1).expect_err("one node is refused");
+    let e: SimError = dave_sim::run(&bad, 1).expect_err("one node is refused");
     let text = e.to_string();
     assert!(
         text.contains("replay: cargo run --release --bin dave-sim -- --scenario propagation --nodes 1 --seed 7"),
@@ -354,7 +354,7 @@ fn sybil_cfg(mode: SybilMode, max_peers: usize) -> SimConfig {
 /// every lookup reaches an honest holder within its 2 s (at least 90%).
 #[test]
 fn silent_sybils_forward_nothing_and_lookups_still_succeed() {
-    let cfg = sybil_cfg(SybilMode::Silent, dave::config::MAX_PEERS);
+    let cfg = sybil_cfg(SybilMode::Silent, dave_core::MAX_PEERS);
     let o = run(&cfg, 1);
     assert_eq!(num(&o, "attackers", &cfg), 12.0);
     assert_eq!(
@@ -405,7 +405,7 @@ fn eclipse_lies_raise_the_attackers_share_of_small_tables() {
     );
     assert!(num(&o2, "lies", &ecl) > 0.0 && num(&o2, "unsolicited", &ecl) > 0.0);
     assert!(
-        o2.stats.drop_count(dave::node::Reason::Unsolicited)
+        o2.stats.drop_count(dave_core::Reason::Unsolicited)
             >= num(&o2, "unsolicited", &ecl) as u64 / 2,
         "unsolicited PEERs are refused and counted"
     );

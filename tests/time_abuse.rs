@@ -1,10 +1,10 @@
 //! Time abuse: dats dated in the future (within and beyond MAX_SKEW) and far
-//! in the past. Their mass and trust effect is bounded as PROTOCOL.md says:
+//! in the past. Their mass and trust effect is bounded as docs/protocol.md says:
 //! `mass = difficulty / max(1, now - time)`, and `time <= now + MAX_SKEW`.
 
-use dave::node::{Node, Now, Reason};
-use dave::pow::{age_ms, cmp_mass, mass_f64};
-use dave::{Config, Dat};
+use dave_core::pow::{age_ms, cmp_mass, mass_f64};
+use dave_core::{Config, Dat};
+use dave_core::{Node, Now, Reason};
 use ed25519_dalek::SigningKey;
 use std::cmp::Ordering;
 use std::net::SocketAddr;
@@ -14,7 +14,7 @@ const T0_MS: u64 = 1_763_700_000_000;
 fn packet(d: &Dat) -> Vec<u8> {
     let time = d.time_ms.to_le_bytes();
     let mut buf = [0u8; 1500];
-    let n = dave::wire::encode_into(&d.msg(&time), &mut buf).unwrap();
+    let n = dave_core::wire::encode_into(&d.msg(&time), &mut buf).unwrap();
     buf[..n].to_vec()
 }
 
@@ -57,7 +57,7 @@ fn future_dates_buy_at_most_max_skew_of_full_mass() {
     let near = Dat::make(b"near", b"v", T0_MS + 10_000, 8, &who, 1, None)
         .unwrap()
         .0;
-    let d = dave::pow::difficulty(&near.work);
+    let d = dave_core::pow::difficulty(&near.work);
     n.handle_packet(src(2), &packet(&near));
     assert!(n.dat_by_work(&near.work).is_some());
     let trust = trust_of(&n, src(2));

@@ -1,5 +1,5 @@
-//! The node core does not allocate after construction (PROTOCOL.md section 2,
-//! and the promise of `src/node.rs`).
+//! The node core does not allocate after construction (docs/protocol.md section 2,
+//! and the promise of `crates/dave-core/src/node.rs`).
 //!
 //! A counting global allocator wraps the system one. Everything the test
 //! needs (dats, datagrams, addresses) is prepared first and a node is warmed
@@ -13,10 +13,10 @@
 //! `harness = false` (Cargo.toml): the libtest harness allocates on its own
 //! threads, which would pollute a global count.
 
-use dave::node::{Event, GetOpts, Node, Now, Query, Reason, Stats};
-use dave::pow;
-use dave::wire::{self, decode, encode_into, Msg, Op, Pd, MTU, NPEER, PACKET_MAX};
-use dave::{Config, Dat};
+use dave_core::pow;
+use dave_core::wire::{self, decode, encode_into, Msg, Op, Pd, MTU, NPEER, PACKET_MAX};
+use dave_core::{Config, Dat};
+use dave_core::{Event, GetOpts, Node, Now, Query, Reason, Stats};
 use ed25519_dalek::SigningKey;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -609,8 +609,8 @@ impl<'a> Run<'a> {
         while let Some((to, bytes)) = self.node.peek_transmit() {
             match decode(bytes) {
                 Ok(m) => {
-                    self.out_by_op[m.op as usize] += 1;
-                    if m.op == Op::Getpeer {
+                    self.out_by_op[m.op() as usize] += 1;
+                    if m.op() == Op::Getpeer {
                         let i = (self.pinged_head + self.pinged_len) % PING_RING;
                         self.pinged[i] = to;
                         if self.pinged_len < PING_RING {
@@ -913,8 +913,8 @@ impl<'a> Run<'a> {
     }
 }
 
-fn diff(a: &Stats, b: &Stats) -> (u64, u64, u64, [u64; dave::node::REASONS]) {
-    let mut drops = [0; dave::node::REASONS];
+fn diff(a: &Stats, b: &Stats) -> (u64, u64, u64, [u64; dave_core::REASONS]) {
+    let mut drops = [0; dave_core::REASONS];
     for (i, d) in drops.iter_mut().enumerate() {
         *d = b.drops[i] - a.drops[i];
     }
@@ -1043,7 +1043,7 @@ fn main() {
         run.out_by_op,
         end.outbox_full - warm_stats.outbox_full,
     );
-    let reasons = Reason::all();
+    let reasons = Reason::ALL;
     let mut line = String::from("  drops:");
     for (r, n) in reasons.iter().zip(drops) {
         if n > 0 {
@@ -1107,7 +1107,7 @@ fn main() {
         "peer table did not change while counting"
     );
     assert!(
-        end.in_by_op[Op::Peer as usize] > warm_stats.in_by_op[Op::Peer as usize],
+        end.in_by_op[Op::Peer] > warm_stats.in_by_op[Op::Peer],
         "no PEER accepted while counting"
     );
     assert_eq!(run.bounds_failures, 0, "check_bounds failed during the run");

@@ -1,19 +1,18 @@
 //! `daved setf` and `daved getf`: files larger than a dat, over the
 //! network, with progress on a terminal (the layout and the transfer
-//! engines are `dave::files`; this is the command line around them).
+//! engines are `dave_files`; this is the command line around them).
 
 use crate::{key_path, parse_name, parse_num, rt, Client, Fail};
-use dave::config::Config;
 use dave::driver::wall_ms;
-use dave::files::{
-    self, Download, DownloadOpts, FetchError, PowProgress, RootRef, Upload, UploadOpts,
-    DEFAULT_WINDOW,
-};
 use dave::keys;
-use dave::node::{Event, Node};
-use dave::peers::NEVER;
-use dave::pow;
-use dave::wire::{hex32, Hex};
+use dave_core::pow;
+use dave_core::wire::{hex32, Hex};
+use dave_core::Config;
+use dave_core::NEVER;
+use dave_core::{Event, Node};
+use dave_files::{
+    Download, DownloadOpts, FetchError, PowProgress, RootRef, Upload, UploadOpts, DEFAULT_WINDOW,
+};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -243,16 +242,16 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
                 .unwrap_or_default()
         }
     };
-    if name.len() > files::NAME_MAX {
+    if name.len() > dave_files::NAME_MAX {
         return Err(Fail::Usage(format!(
             "the file name is {} bytes; at most {} fit (choose one with --name)",
             name.len(),
-            files::NAME_MAX
+            dave_files::NAME_MAX
         )));
     }
     let signer = keys::load(&key_path(m)?).map_err(rt)?;
     let data = read_input(path)?;
-    let lay = files::layout(&data, &name).map_err(rt)?;
+    let lay = dave_files::layout(&data, &name).map_err(rt)?;
     drop(data);
     let total = lay.pieces.len();
     // Connect first: there is no point working for a network that is not there.
@@ -264,7 +263,7 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
     let cores = pow::cores();
     let progress = PowProgress::default();
     let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(usize, dave::Dat)>();
+    let (tx, rx) = mpsc::channel::<(usize, dave_core::Dat)>();
     let tx = std::sync::Mutex::new(tx);
     let opts = UploadOpts {
         window,
@@ -278,7 +277,7 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
     let mut root = None;
     let result: Result<(), Fail> = std::thread::scope(|s| {
         let worker = s.spawn(|| {
-            files::make_dats(
+            dave_files::make_dats(
                 &lay.pieces,
                 bits,
                 &signer,
@@ -474,7 +473,7 @@ pub(crate) fn cmd_getf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
         // Standard output is written from memory, once all is verified.
         max_len: match dest {
             Dest::Stdout => STDOUT_MAX,
-            _ => files::DEFAULT_MAX_LEN,
+            _ => dave_files::DEFAULT_MAX_LEN,
         },
         ..DownloadOpts::default()
     };
@@ -637,7 +636,7 @@ impl Part {
         Ok(Part::File(f, tmp))
     }
 
-    fn sink(&mut self) -> &mut dyn files::Sink {
+    fn sink(&mut self) -> &mut dyn dave_files::Sink {
         match self {
             Part::Mem(v) => v,
             Part::File(f, _) => f,

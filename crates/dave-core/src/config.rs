@@ -1,4 +1,4 @@
-//! Protocol constants (PROTOCOL.md section 5) and a node's configuration.
+//! Protocol constants (docs/protocol.md section 5) and a node's configuration.
 
 use std::net::SocketAddr;
 

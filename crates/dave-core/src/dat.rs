@@ -1,7 +1,7 @@
 //! An owned dat, and making one: proof of work on every core, then a signature.
 
 use crate::pow;
-use crate::wire::{Msg, Op, KEY_MAX};
+use crate::wire::{Msg, Op, Put, KEY_MAX};
 use ed25519_dalek::SigningKey;
 use std::sync::atomic::AtomicU64;
 
@@ -106,16 +106,34 @@ impl Dat {
         }
     }
 
+    /// The typed PUT of this dat (the time bytes live in `time`).
+    pub fn put<'a>(&'a self, time: &'a [u8; 8]) -> Put<'a> {
+        Put {
+            key: &self.key,
+            val: &self.val,
+            time,
+            salt: &self.salt,
+            work: &self.work,
+            pubkey: &self.pubkey,
+            sig: &self.sig,
+        }
+    }
+
     /// Copies a decoded PUT.
-    pub fn from_msg(m: &Msg<'_>) -> Option<Dat> {
-        Some(Dat {
+    pub fn from_put(m: &Put<'_>) -> Dat {
+        Dat {
             key: m.key.to_vec(),
             val: m.val.to_vec(),
             time_ms: m.time_ms(),
             salt: m.salt.to_vec(),
-            work: *m.work32()?,
-            pubkey: *m.pubkey32()?,
-            sig: *m.sig64()?,
-        })
+            work: *m.work,
+            pubkey: *m.pubkey,
+            sig: *m.sig,
+        }
+    }
+
+    /// Copies a PUT message, if every field has its size.
+    pub fn from_msg(m: &Msg<'_>) -> Option<Dat> {
+        Put::from_msg(m).ok().map(|p| Dat::from_put(&p))
     }
 }

@@ -63,11 +63,6 @@ impl Index {
         self.len
     }
 
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Most entries the index accepts.
     pub fn capacity(&self) -> usize {
         self.table.len() / 2

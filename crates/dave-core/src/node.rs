@@ -11,8 +11,11 @@ use crate::filter::{self, PacketFilter, Verdict};
 use crate::index::KeyedHash;
 use crate::peers::{canonical, scope_allows, Peer, Peers, NEVER};
 use crate::pow;
+pub use crate::reason::{Reason, REASONS};
 use crate::store::{Insert, Store};
-use crate::wire::{self, DecodeError, Hex, Msg, Op, Pd, KEY_MAX, NPEER, PACKET_MAX};
+use crate::wire::{
+    self, Get, Hex, Msg, Op, Packet, Pd, PeerList, PerOp, Put, KEY_MAX, NPEER, PACKET_MAX,
+};
 use log::{debug, info};
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -37,103 +40,6 @@ pub struct Now {
     pub unix_ms: u64,
 }
 
-/// Why a packet was dropped or ignored. Every one is counted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// Could not be decoded or failed op validation.
-    Decode(DecodeError),
-    /// Same op from the same source already seen this epoch.
-    Filter,
-    /// From one of the node's own addresses.
-    FromSelf,
-    /// A PUT whose canonical encoding exceeds PACKET_MAX (it could not be forwarded).
-    Oversize,
-    /// `work` is not blake3(salt || load).
-    WorkMismatch,
-    /// Difficulty below MIN_WORK.
-    LowWork,
-    /// `time` beyond now + MAX_SKEW.
-    Future,
-    /// The signature does not verify strictly.
-    BadSig,
-    /// An older version of a held name.
-    Stale,
-    /// A PEER nobody asked for.
-    Unsolicited,
-    /// A GET for a dat not held.
-    GetMiss,
-    /// A novel PUT from a source without trust while the budget of
-    /// signature checks for such sources is spent.
-    VerifyBudget,
-}
-
-/// Number of distinct [`Reason`]s.
-pub const REASONS: usize = 9 + 11;
-
-impl Reason {
-    /// Every reason, in counter order.
-    pub fn all() -> [Reason; REASONS] {
-        let d = DecodeError::ALL;
-        [
-            Reason::Decode(d[0]),
-            Reason::Decode(d[1]),
-            Reason::Decode(d[2]),
-            Reason::Decode(d[3]),
-            Reason::Decode(d[4]),
-            Reason::Decode(d[5]),
-            Reason::Decode(d[6]),
-            Reason::Decode(d[7]),
-            Reason::Decode(d[8]),
-            Reason::Filter,
-            Reason::FromSelf,
-            Reason::Oversize,
-            Reason::WorkMismatch,
-            Reason::LowWork,
-            Reason::Future,
-            Reason::BadSig,
-            Reason::Stale,
-            Reason::Unsolicited,
-            Reason::GetMiss,
-            Reason::VerifyBudget,
-        ]
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Reason::Decode(d) => d as usize,
-            Reason::Filter => 9,
-            Reason::FromSelf => 10,
-            Reason::Oversize => 11,
-            Reason::WorkMismatch => 12,
-            Reason::LowWork => 13,
-            Reason::Future => 14,
-            Reason::BadSig => 15,
-            Reason::Stale => 16,
-            Reason::Unsolicited => 17,
-            Reason::GetMiss => 18,
-            Reason::VerifyBudget => 19,
-        }
-    }
-
-    /// Short name for counters and logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Reason::Decode(d) => d.name(),
-            Reason::Filter => "filter",
-            Reason::FromSelf => "from_self",
-            Reason::Oversize => "oversize",
-            Reason::WorkMismatch => "work_mismatch",
-            Reason::LowWork => "low_work",
-            Reason::Future => "future",
-            Reason::BadSig => "bad_sig",
-            Reason::Stale => "stale",
-            Reason::Unsolicited => "unsolicited_peer",
-            Reason::GetMiss => "get_miss",
-            Reason::VerifyBudget => "verify_budget",
-        }
-    }
-}
-
 /// Counters. Cheap to copy; drivers diff two copies to get rates.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stats {
@@ -146,9 +52,9 @@ pub struct Stats {
     /// Bytes queued for sending.
     pub bytes_out: u64,
     /// Accepted datagrams by op.
-    pub in_by_op: [u64; 4],
+    pub in_by_op: PerOp,
     /// Queued datagrams by op.
-    pub out_by_op: [u64; 4],
+    pub out_by_op: PerOp,
     /// Drops by [`Reason`] (index order of [`Reason::all`]).
     pub drops: [u64; REASONS],
     /// PUTs for dats already held.
@@ -301,38 +207,27 @@ struct Pending {
     to: Option<SocketAddr>,
 }
 
-/// Checks a PUT (PROTOCOL.md section 3): sizes, time within `now_ms` +
+/// Checks a PUT (docs/protocol.md section 3): sizes, time within `now_ms` +
 /// MAX_SKEW, work, difficulty, and, when `sig` is set, the signature. Free of
 /// node state so that callers may run it on other threads (a backup loader
 /// verifies signatures in parallel, then restores with `sig` unset).
-pub fn check_put(m: &Msg<'_>, now_ms: u64, cfg: &Config, sig: bool) -> Result<u8, Reason> {
-    let (Some(work), Some(pubkey), Some(signature)) = (m.work32(), m.pubkey32(), m.sig64()) else {
-        return Err(Reason::Decode(DecodeError::Missing));
-    };
-    let canon = Msg {
-        op: Op::Put,
-        npds: 0,
-        ..*m
-    };
-    if canon.encoded_len() > PACKET_MAX {
+pub fn check_put(m: &Put<'_>, now_ms: u64, cfg: &Config, sig: bool) -> Result<u8, Reason> {
+    if m.msg().encoded_len() > PACKET_MAX {
         return Err(Reason::Oversize);
     }
-    let Ok(time) = <&[u8; 8]>::try_from(m.time) else {
-        return Err(Reason::Decode(DecodeError::Missing));
-    };
     if m.time_ms() > now_ms.saturating_add(cfg.max_skew_ms) {
         return Err(Reason::Future);
     }
-    let load = pow::load(m.key, m.val, time);
+    let load = pow::load(m.key, m.val, m.time);
     let w = pow::work(m.salt, &load);
-    if &w != work {
+    if &w != m.work {
         return Err(Reason::WorkMismatch);
     }
     let d = pow::difficulty(&w);
     if d < cfg.min_work {
         return Err(Reason::LowWork);
     }
-    if sig && !pow::verify(pubkey, work, signature) {
+    if sig && !pow::verify(m.pubkey, m.work, m.sig) {
         return Err(Reason::BadSig);
     }
     Ok(d)
@@ -547,13 +442,15 @@ impl Node {
     }
 
     /// The held dat with this work hash.
-    pub fn dat_by_work(&self, work: &[u8; 32]) -> Option<Msg<'_>> {
-        self.store.find_work(work).map(|i| self.store.msg(i))
+    pub fn dat_by_work(&self, work: &[u8; 32]) -> Option<Put<'_>> {
+        self.store.find_work(work).and_then(|i| self.store.put(i))
     }
 
     /// The held dat of this name.
-    pub fn dat_by_name(&self, pubkey: &[u8; 32], key: &[u8]) -> Option<Msg<'_>> {
-        self.store.find_name(pubkey, key).map(|i| self.store.msg(i))
+    pub fn dat_by_name(&self, pubkey: &[u8; 32], key: &[u8]) -> Option<Put<'_>> {
+        self.store
+            .find_name(pubkey, key)
+            .and_then(|i| self.store.put(i))
     }
 
     /// Checks every bound in O(1) plus the self-address rule; cheap enough
@@ -594,8 +491,11 @@ impl Node {
         self.store.check()?;
         self.peers.check(&self.me)?;
         for i in 0..self.store.len() as u32 {
-            let m = self.store.msg(i);
-            if self.check_put(&m).is_err() {
+            let m = self
+                .store
+                .put(i)
+                .ok_or_else(|| format!("stored dat {i} does not decode"))?;
+            if check_put(&m, self.now_ms, &self.cfg, true).is_err() {
                 return Err(format!("stored dat {} fails its checks", Hex(m.work)));
             }
         }
@@ -621,7 +521,7 @@ impl Node {
                 self.outbox.commit(i, to, n);
                 self.stats.packets_out += 1;
                 self.stats.bytes_out += n as u64;
-                self.stats.out_by_op[m.op as usize] += 1;
+                self.stats.out_by_op[m.op] += 1;
             }
             Err(e) => debug!("/d/send/encode {e}"),
         }
@@ -638,7 +538,7 @@ impl Node {
         self.outbox.commit(i, to, n);
         self.stats.packets_out += 1;
         self.stats.bytes_out += n as u64;
-        self.stats.out_by_op[Op::Put as usize] += 1;
+        self.stats.out_by_op[Op::Put] += 1;
     }
 
     // ---- time ----
@@ -648,7 +548,7 @@ impl Node {
     ///
     /// One call is one batch: a peer is seeded at most one dat per batch,
     /// because a receiver reads a burst in one go and its packet filter
-    /// would pass only one of them anyway (PROTOCOL.md 5.5).
+    /// would pass only one of them anyway (docs/protocol.md 5.5).
     pub fn handle_tick(&mut self, now: Now) {
         self.now_ms = now.unix_ms;
         self.batch += 1;
@@ -762,7 +662,9 @@ impl Node {
             return;
         };
         let to = self.peers.get(pi).addr;
-        let n = self.store.name(slot);
+        let Some(n) = self.store.name(slot) else {
+            return;
+        };
         let (pubkey, mut key) = (*n.pubkey, [0u8; KEY_MAX]);
         let klen = n.key.len();
         key[..klen].copy_from_slice(n.key);
@@ -900,7 +802,7 @@ impl Node {
     /// Checks a PUT exactly as a received one is checked (everything but
     /// whether it is novel); returns its difficulty.
     pub fn check_put(&self, m: &Msg<'_>) -> Result<u8, Reason> {
-        check_put(m, self.now_ms, &self.cfg, true)
+        check_put(&Put::from_msg(m)?, self.now_ms, &self.cfg, true)
     }
 
     /// Stores a dat made by this node's application as novel and sends it to
@@ -918,8 +820,8 @@ impl Node {
     /// simply sent again, so a caller can spread many dats over its peers
     /// at its own pace and re-send one that was lost.
     pub fn put_to(&mut self, m: &Msg<'_>, to: &[SocketAddr]) -> Result<[u8; 32], PutError> {
-        let work = match m.work32() {
-            Some(w) if self.store.find_work(w).is_some() => *w,
+        let work = match <&[u8; 32]>::try_from(m.work) {
+            Ok(w) if self.store.find_work(w).is_some() => *w,
             _ => self.put_store(m)?,
         };
         self.put_send(work, to.iter().take(MAX_FANOUT).map(|a| canonical(*a)));
@@ -927,10 +829,11 @@ impl Node {
     }
 
     fn put_store(&mut self, m: &Msg<'_>) -> Result<[u8; 32], PutError> {
-        let d = self.check_put(m).map_err(PutError::Invalid)?;
-        let work = *m.work32().expect("checked");
+        let m = Put::from_msg(m).map_err(|e| PutError::Invalid(e.into()))?;
+        let d = check_put(&m, self.now_ms, &self.cfg, true).map_err(PutError::Invalid)?;
+        let work = *m.work;
         let now_ms = self.now_ms;
-        match self.store.insert(m, d, now_ms) {
+        match self.store.insert(&m, d, now_ms) {
             Insert::Stale => return Err(PutError::Invalid(Reason::Stale)),
             _ => self.novel(work),
         }
@@ -939,7 +842,9 @@ impl Node {
 
     fn put_send(&mut self, work: [u8; 32], to: impl Iterator<Item = SocketAddr>) {
         self.last_sent.clear();
-        let slot = self.store.find_work(&work).expect("just stored");
+        let Some(slot) = self.store.find_work(&work) else {
+            return;
+        };
         for to in to {
             self.last_sent.push(to);
             self.enqueue_dat(to, slot);
@@ -962,15 +867,14 @@ impl Node {
     }
 
     fn restore_checked(&mut self, m: &Msg<'_>, sig: bool) -> Result<[u8; 32], PutError> {
-        if let Some(w) = m.work32() {
-            if self.store.find_work(w).is_some() {
-                return Ok(*w);
-            }
+        let m = Put::from_msg(m).map_err(|e| PutError::Invalid(e.into()))?;
+        if self.store.find_work(m.work).is_some() {
+            return Ok(*m.work);
         }
-        let d = check_put(m, self.now_ms, &self.cfg, sig).map_err(PutError::Invalid)?;
-        let work = *m.work32().expect("checked");
+        let d = check_put(&m, self.now_ms, &self.cfg, sig).map_err(PutError::Invalid)?;
+        let work = *m.work;
         let now_ms = self.now_ms;
-        match self.store.insert(m, d, now_ms) {
+        match self.store.insert(&m, d, now_ms) {
             Insert::Stale => Err(PutError::Invalid(Reason::Stale)),
             _ => Ok(work),
         }
@@ -1117,7 +1021,7 @@ impl Node {
     }
 
     /// True when the PUT `m` would answer a pending application GET.
-    fn answers_pending(&self, m: &Msg<'_>) -> bool {
+    fn answers_pending(&self, m: &Put<'_>) -> bool {
         self.gets.iter().any(|g| match &g.query {
             Query::Work(w) => m.work == w,
             Query::Name {
@@ -1185,15 +1089,16 @@ impl Node {
                 return;
             }
         };
-        match self.filter.check(filter::filter_key(src, m.op)) {
+        let op = m.op();
+        match self.filter.check(filter::filter_key(src, op)) {
             Verdict::Pass => {}
             // A PUT that answers one of our own GETs was asked for: it
             // passes (at most once per GET, since the answer completes it),
             // so a peer's gossip cannot crowd out its answers.
-            Verdict::Seen if m.op == Op::Put && self.answers_pending(&m) => {}
+            Verdict::Seen if matches!(m, Packet::Put(p) if self.answers_pending(&p)) => {}
             Verdict::Seen => {
                 self.stats.drops[Reason::Filter.index()] += 1;
-                debug!("/lstn/drop/filter {} from {src}", m.op.name());
+                debug!("/lstn/drop/filter {} from {src}", op.name());
                 return;
             }
             // The key was placed but another was evicted: count, and go on.
@@ -1202,12 +1107,12 @@ impl Node {
         if self.is_self(src) {
             return self.drop_packet(Reason::FromSelf, src);
         }
-        self.stats.in_by_op[m.op as usize] += 1;
-        match m.op {
-            Op::Getpeer => self.on_getpeer(src),
-            Op::Peer => self.on_peer(src, &m),
-            Op::Put => self.on_put(src, &m),
-            Op::Get => self.on_get(src, &m),
+        self.stats.in_by_op[op] += 1;
+        match m {
+            Packet::Getpeer => self.on_getpeer(src),
+            Packet::Peer(l) => self.on_peer(src, &l),
+            Packet::Put(p) => self.on_put(src, &p),
+            Packet::Get(g) => self.on_get(src, g),
         }
     }
 
@@ -1258,7 +1163,7 @@ impl Node {
         self.enqueue(src, &m);
     }
 
-    fn on_peer(&mut self, src: SocketAddr, m: &Msg<'_>) {
+    fn on_peer(&mut self, src: SocketAddr, m: &PeerList) {
         let Some(i) = self.peers.find(src) else {
             return self.drop_packet(Reason::Unsolicited, src);
         };
@@ -1271,7 +1176,7 @@ impl Node {
             p.awaiting_peer = false;
             p.seen = now;
         }
-        for pd in m.peers() {
+        for pd in m.as_slice() {
             let a = pd.addr();
             if self.is_self(a) || !scope_allows(src.ip(), a.ip()) || self.peers.find(a).is_some() {
                 self.stats.pds_refused += 1;
@@ -1286,14 +1191,11 @@ impl Node {
         }
     }
 
-    fn on_get(&mut self, src: SocketAddr, m: &Msg<'_>) {
+    fn on_get(&mut self, src: SocketAddr, m: Get<'_>) {
         self.saw(src);
-        let slot = if let Some(w) = m.work32() {
-            self.store.find_work(w)
-        } else if let Some(pk) = m.pubkey32() {
-            self.store.find_name(pk, m.key)
-        } else {
-            None
+        let slot = match m {
+            Get::Work(w) => self.store.find_work(w),
+            Get::Name { pubkey, key } => self.store.find_name(pubkey, key),
         };
         match slot {
             Some(s) => {
@@ -1304,8 +1206,8 @@ impl Node {
         }
     }
 
-    fn on_put(&mut self, src: SocketAddr, m: &Msg<'_>) {
-        let work = m.work32().expect("validated");
+    fn on_put(&mut self, src: SocketAddr, m: &Put<'_>) {
+        let work = m.work;
         if let Some(slot) = self.store.find_work(work) {
             self.stats.puts_known += 1;
             self.saw(src);
@@ -1330,11 +1232,7 @@ impl Node {
             }
             self.verify_tokens -= 1;
         }
-        let (pubkey, sig) = (
-            m.pubkey32().expect("validated"),
-            m.sig64().expect("validated"),
-        );
-        if !pow::verify(pubkey, work, sig) {
+        if !pow::verify(m.pubkey, work, m.sig) {
             // An honest peer only relays dats it verified: one that sends a
             // bad signature loses its trust (and with it the fast lane).
             if let Some(i) = sender {
@@ -1358,8 +1256,9 @@ impl Node {
             m.val.len()
         );
         if !self.gets.is_empty() {
-            let slot = self.store.find_work(work).expect("just stored");
-            self.answer_gets(slot, src);
+            if let Some(slot) = self.store.find_work(work) {
+                self.answer_gets(slot, src);
+            }
         }
     }
 }

@@ -340,9 +340,7 @@ impl Path {
 
     /// The fastest path this CPU can run.
     pub fn best() -> Path {
-        *Path::available()
-            .last()
-            .expect("scalar is always available")
+        Path::available().last().copied().unwrap_or(Path::Scalar)
     }
 
     /// Whether this CPU can run the path.

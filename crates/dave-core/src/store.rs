@@ -1,4 +1,4 @@
-//! The dat store (PROTOCOL.md section 4).
+//! The dat store (docs/protocol.md section 4).
 //!
 //! Every dat is kept as its canonical PUT encoding in one byte arena, ready
 //! to be copied into a datagram. A dense array of [`Meta`] holds what the
@@ -17,7 +17,7 @@
 
 use crate::index::{Index, KeyedHash};
 use crate::pow::{age_ms, cmp_mass};
-use crate::wire::{self, Msg, Op, PACKET_MAX};
+use crate::wire::{self, Packet, Put, PACKET_MAX, PUBKEY_LEN, SIG_LEN};
 use std::cmp::Ordering;
 
 const HDR: usize = 6; // slot u32 LE, len u16 LE
@@ -56,7 +56,7 @@ pub enum Insert {
 }
 
 impl Insert {
-    /// Whether the dat was novel (PROTOCOL.md section 4).
+    /// Whether the dat was novel (docs/protocol.md section 4).
     pub fn is_novel(self) -> bool {
         self != Insert::Stale
     }
@@ -157,23 +157,25 @@ impl Store {
         &self.metas[i as usize]
     }
 
-    /// The decoded dat in slot `i`.
-    pub fn msg(&self, i: u32) -> Msg<'_> {
-        // Records are canonical encodings made by this store: decoding them
-        // cannot fail. A failure would mean memory corruption.
-        wire::decode(self.record(i)).expect("stored records decode")
+    /// The decoded dat in slot `i`. Records are canonical encodings made by
+    /// this store, so this is `None` only if memory was corrupted.
+    pub fn put(&self, i: u32) -> Option<Put<'_>> {
+        match wire::decode(self.record(i)) {
+            Ok(Packet::Put(p)) => Some(p),
+            _ => None,
+        }
     }
 
-    /// The name of slot `i`.
-    pub fn name(&self, i: u32) -> Name<'_> {
+    /// The name of slot `i` (`None` only if memory was corrupted).
+    pub fn name(&self, i: u32) -> Option<Name<'_>> {
         let m = &self.metas[i as usize];
         let rec = self.record(i);
         let p = m.pub_off as usize;
         let k = m.key_off as usize;
-        Name {
-            pubkey: rec[p..p + 32].try_into().expect("32 bytes"),
-            key: &rec[k..k + m.key_len as usize],
-        }
+        Some(Name {
+            pubkey: rec.get(p..p + 32)?.try_into().ok()?,
+            key: rec.get(k..k + m.key_len as usize)?,
+        })
     }
 
     /// Slot of the dat with this work hash.
@@ -191,8 +193,8 @@ impl Store {
 
     fn find_name_h(&self, h: u64, pubkey: &[u8; 32], key: &[u8]) -> Option<u32> {
         self.by_name.find(h, |i| {
-            let n = self.name(i);
-            n.pubkey == pubkey && n.key == key
+            self.name(i)
+                .is_some_and(|n| n.pubkey == pubkey && n.key == key)
         })
     }
 
@@ -207,11 +209,9 @@ impl Store {
     }
 
     /// Stores a dat that passed every check (work, difficulty, signature,
-    /// time). Applies the replacement rule of PROTOCOL.md section 4.
-    pub fn insert(&mut self, m: &Msg<'_>, difficulty: u8, now_ms: u64) -> Insert {
-        let (Some(pubkey), Some(work)) = (m.pubkey32(), m.work32()) else {
-            return Insert::Stale;
-        };
+    /// time). Applies the replacement rule of docs/protocol.md section 4.
+    pub fn insert(&mut self, m: &Put<'_>, difficulty: u8, now_ms: u64) -> Insert {
+        let (pubkey, work) = (m.pubkey, m.work);
         let time_ms = m.time_ms();
         let name_h = self.name_hash(pubkey, m.key);
         if let Some(i) = self.find_name_h(name_h, pubkey, m.key) {
@@ -267,12 +267,8 @@ impl Store {
     }
 
     /// Appends the canonical encoding of `m` for slot `i` and points its meta at it.
-    fn write_record(&mut self, i: u32, m: &Msg<'_>, difficulty: u8) {
-        let canon = Msg {
-            op: Op::Put,
-            npds: 0,
-            ..*m
-        };
+    fn write_record(&mut self, i: u32, m: &Put<'_>, difficulty: u8) {
+        let canon = m.msg();
         let need = canon.encoded_len();
         if self.arena.len() + HDR + need > self.arena.capacity() {
             self.compact();
@@ -283,28 +279,25 @@ impl Store {
         self.arena[start..start + 4].copy_from_slice(&i.to_le_bytes());
         self.arena[start + 4..start + HDR].copy_from_slice(&(need as u16).to_le_bytes());
         let body = &mut self.arena[start + HDR..];
-        let n = wire::encode_into(&canon, body).expect("room was made");
-        let rec = &self.arena[start + HDR..start + HDR + n];
-        let base = rec.as_ptr() as usize;
-        let d = wire::decode(rec).expect("canonical encoding decodes");
-        let key_off = if d.key.is_empty() {
-            0
-        } else {
-            d.key.as_ptr() as usize - base
-        };
-        let pub_off = d.pubkey.as_ptr() as usize - base;
-        let work = *d.work32().expect("32 bytes");
-        let time_ms = d.time_ms();
+        // The arena has room for `need` bytes, so encoding cannot fail; the
+        // length written is what the meta records either way.
+        let n = wire::encode_into(&canon, body).unwrap_or(0);
+        // The canonical encoding is op, key, val, time, salt, work, pubkey,
+        // sig (docs/protocol.md section 2): the key starts after the op
+        // field and its own two-byte header, the pubkey just before the
+        // 66-byte sig field.
+        let key_off = if m.key.is_empty() { 0 } else { 2 + 2 };
+        let pub_off = n.saturating_sub(2 + SIG_LEN + PUBKEY_LEN);
         let meta = &mut self.metas[i as usize];
         *meta = Meta {
             off: (start + HDR) as u32,
             len: n as u16,
             key_off: key_off as u16,
             pub_off: pub_off as u16,
-            key_len: d.key.len() as u8,
+            key_len: m.key.len() as u8,
             difficulty,
-            time_ms,
-            work,
+            time_ms: m.time_ms(),
+            work: *m.work,
         };
         self.arena_live += n;
     }
@@ -315,8 +308,9 @@ impl Store {
         let mut w = 0;
         let end = self.arena.len();
         while r < end {
-            let slot = u32::from_le_bytes(self.arena[r..r + 4].try_into().expect("4"));
-            let len = u16::from_le_bytes(self.arena[r + 4..r + 6].try_into().expect("2")) as usize;
+            let a = &self.arena;
+            let slot = u32::from_le_bytes([a[r], a[r + 1], a[r + 2], a[r + 3]]);
+            let len = u16::from_le_bytes([a[r + 4], a[r + 5]]) as usize;
             let total = HDR + len;
             if slot != DEAD {
                 if r != w {
@@ -383,10 +377,13 @@ impl Store {
             let wh = self.work_hash(&self.metas[i].work);
             // Names are hashed again rather than kept per dat: 8 bytes a
             // dat saved for a few ms per prune.
-            let n = self.name(i as u32);
-            let nh = self.name_hash(n.pubkey, n.key);
+            let nh = self.name(i as u32).map(|n| self.name_hash(n.pubkey, n.key));
             self.by_work.insert(wh, i as u32);
-            self.by_name.insert(nh, i as u32);
+            // A name that cannot be read (corrupted memory) leaves the dat
+            // findable by work only; `check` reports it.
+            if let Some(nh) = nh {
+                self.by_name.insert(nh, i as u32);
+            }
         }
     }
 
@@ -399,14 +396,21 @@ impl Store {
         let mut live = 0;
         for i in 0..self.metas.len() as u32 {
             let m = self.meta(i);
-            let d = wire::decode(self.record(i)).map_err(|e| format!("slot {i}: {e}"))?;
-            if d.work != m.work || d.time_ms() != m.time_ms {
+            let d = self
+                .put(i)
+                .ok_or_else(|| format!("slot {i}: record is not a PUT"))?;
+            if *d.work != m.work || d.time_ms() != m.time_ms {
                 return Err(format!("slot {i}: record does not match meta"));
             }
             if self.find_work(&m.work) != Some(i) {
                 return Err(format!("slot {i}: not found by work"));
             }
-            let n = self.name(i);
+            let n = self
+                .name(i)
+                .ok_or_else(|| format!("slot {i}: name out of the record"))?;
+            if n.pubkey != d.pubkey || n.key != d.key {
+                return Err(format!("slot {i}: name offsets do not match the record"));
+            }
             if self.find_name(n.pubkey, n.key) != Some(i) {
                 return Err(format!("slot {i}: not found by name"));
             }

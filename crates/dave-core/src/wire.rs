@@ -1,4 +1,4 @@
-//! The wire format (PROTOCOL.md section 2): a borrowed, allocation-free view
+//! The wire format (docs/protocol.md section 2): a borrowed, allocation-free view
 //! of one protobuf message `M` per datagram, and an encoder into a caller's
 //! fixed buffer.
 //!
@@ -51,13 +51,7 @@ impl Op {
     pub const ALL: [Op; 4] = [Op::Getpeer, Op::Peer, Op::Put, Op::Get];
 
     fn from_wire(v: u64) -> Option<Op> {
-        match v {
-            0 => Some(Op::Getpeer),
-            1 => Some(Op::Peer),
-            2 => Some(Op::Put),
-            3 => Some(Op::Get),
-            _ => None,
-        }
+        Op::ALL.into_iter().find(|op| *op as u64 == v)
     }
 
     /// Short lowercase name, for logs and counters.
@@ -68,6 +62,30 @@ impl Op {
             Op::Put => "put",
             Op::Get => "get",
         }
+    }
+}
+
+/// One counter per op, indexed by [`Op`].
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct PerOp(pub [u64; Op::ALL.len()]);
+
+impl fmt::Debug for PerOp {
+    // As the bare array: digests of a node's counters stay comparable.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::ops::Index<Op> for PerOp {
+    type Output = u64;
+    fn index(&self, op: Op) -> &u64 {
+        &self.0[op as usize]
+    }
+}
+
+impl std::ops::IndexMut<Op> for PerOp {
+    fn index_mut(&mut self, op: Op) -> &mut u64 {
+        &mut self.0[op as usize]
     }
 }
 
@@ -99,62 +117,200 @@ impl Pd {
     }
 }
 
-/// Why a datagram could not be decoded. Each is counted separately.
+pub use crate::reason::DecodeError;
+
+/// A decoded, validated datagram: one type per op, with every fixed-size
+/// field as an array, so no caller ever re-checks a size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecodeError {
-    /// Longer than [`MTU`].
-    TooLong,
-    /// A varint, tag or length ran past the end of the buffer, or was malformed.
-    Malformed,
-    /// A known field carried the wrong wire type.
-    WireType,
-    /// A singular field appeared twice.
-    Duplicate,
-    /// The op value is not one of the four ops.
-    UnknownOp,
-    /// A field has a length no valid message has.
-    FieldSize,
-    /// More than NPEER peer descriptors.
-    TooManyPeers,
-    /// A peer descriptor with a bad ip length, port, or address.
-    BadPeer,
-    /// A required field for this op is missing.
-    Missing,
+pub enum Packet<'a> {
+    /// Ask for peers (other fields are ignored).
+    Getpeer,
+    /// Up to [`NPEER`] peer descriptors.
+    Peer(PeerList),
+    /// A dat.
+    Put(Put<'a>),
+    /// Ask for a dat.
+    Get(Get<'a>),
 }
 
-impl DecodeError {
-    /// Every reason, for counters.
-    pub const ALL: [DecodeError; 9] = [
-        DecodeError::TooLong,
-        DecodeError::Malformed,
-        DecodeError::WireType,
-        DecodeError::Duplicate,
-        DecodeError::UnknownOp,
-        DecodeError::FieldSize,
-        DecodeError::TooManyPeers,
-        DecodeError::BadPeer,
-        DecodeError::Missing,
-    ];
-
-    /// Short name, used in counters and logs.
-    pub fn name(self) -> &'static str {
+impl<'a> Packet<'a> {
+    /// The op.
+    pub fn op(&self) -> Op {
         match self {
-            DecodeError::TooLong => "too_long",
-            DecodeError::Malformed => "malformed",
-            DecodeError::WireType => "wire_type",
-            DecodeError::Duplicate => "duplicate_field",
-            DecodeError::UnknownOp => "unknown_op",
-            DecodeError::FieldSize => "field_size",
-            DecodeError::TooManyPeers => "too_many_peers",
-            DecodeError::BadPeer => "bad_peer",
-            DecodeError::Missing => "missing_field",
+            Packet::Getpeer => Op::Getpeer,
+            Packet::Peer(_) => Op::Peer,
+            Packet::Put(_) => Op::Put,
+            Packet::Get(_) => Op::Get,
         }
+    }
+
+    /// The message to encode this packet again (fields the op ignores are
+    /// not kept).
+    pub fn msg(&self) -> Msg<'a> {
+        match self {
+            Packet::Getpeer => Msg::op(Op::Getpeer),
+            Packet::Peer(l) => Msg {
+                op: Op::Peer,
+                pds: l.pds,
+                npds: l.len,
+                ..Msg::default()
+            },
+            Packet::Put(p) => p.msg(),
+            Packet::Get(g) => g.msg(),
+        }
+    }
+
+    /// Checks a decoded message against the op table of the wire format
+    /// (sizes were checked while decoding, and are checked again here so
+    /// that a message built by hand gets the same answer).
+    pub fn from_msg(m: &Msg<'a>) -> Result<Packet<'a>, DecodeError> {
+        Ok(match m.op {
+            Op::Getpeer => Packet::Getpeer,
+            Op::Peer => Packet::Peer(PeerList::new(m.peers())),
+            Op::Put => Packet::Put(Put::from_msg(m)?),
+            Op::Get => Packet::Get(Get::from_msg(m)?),
+        })
     }
 }
 
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+/// The descriptors of a PEER message: at most [`NPEER`], in a fixed array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PeerList {
+    pds: [Pd; NPEER],
+    len: u8,
+}
+
+impl PeerList {
+    /// The first [`NPEER`] of `pds`.
+    pub fn new(pds: &[Pd]) -> PeerList {
+        let mut l = PeerList::default();
+        for (slot, pd) in l.pds.iter_mut().zip(pds) {
+            *slot = *pd;
+            l.len += 1;
+        }
+        l
+    }
+
+    /// The descriptors.
+    pub fn as_slice(&self) -> &[Pd] {
+        &self.pds[..self.len as usize]
+    }
+}
+
+/// A PUT: one dat, every fixed-size field an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Put<'a> {
+    /// Key, 0..=32 bytes.
+    pub key: &'a [u8],
+    /// Value.
+    pub val: &'a [u8],
+    /// Milliseconds since the Unix epoch, little-endian.
+    pub time: &'a [u8; TIME_LEN],
+    /// Salt, 1..=32 bytes.
+    pub salt: &'a [u8],
+    /// Work hash.
+    pub work: &'a [u8; WORK_LEN],
+    /// The writer's Ed25519 public key.
+    pub pubkey: &'a [u8; PUBKEY_LEN],
+    /// The writer's signature over `work`.
+    pub sig: &'a [u8; SIG_LEN],
+}
+
+impl<'a> Put<'a> {
+    /// `time` in milliseconds.
+    pub fn time_ms(&self) -> u64 {
+        u64::from_le_bytes(*self.time)
+    }
+
+    /// The message that encodes this PUT.
+    pub fn msg(&self) -> Msg<'a> {
+        Msg {
+            op: Op::Put,
+            key: self.key,
+            val: self.val,
+            time: self.time,
+            salt: self.salt,
+            work: self.work,
+            pubkey: self.pubkey,
+            sig: self.sig,
+            ..Msg::default()
+        }
+    }
+
+    /// The PUT a message describes, if every field has its size.
+    pub fn from_msg(m: &Msg<'a>) -> Result<Put<'a>, DecodeError> {
+        if m.op != Op::Put {
+            return Err(DecodeError::Missing);
+        }
+        let (Ok(time), Ok(work), Ok(pubkey), Ok(sig)) = (
+            m.time.try_into(),
+            m.work.try_into(),
+            m.pubkey.try_into(),
+            m.sig.try_into(),
+        ) else {
+            return Err(DecodeError::Missing);
+        };
+        if m.salt.is_empty() {
+            return Err(DecodeError::Missing);
+        }
+        if m.key.len() > KEY_MAX || m.salt.len() > SALT_MAX {
+            return Err(DecodeError::FieldSize);
+        }
+        Ok(Put {
+            key: m.key,
+            val: m.val,
+            time,
+            salt: m.salt,
+            work,
+            pubkey,
+            sig,
+        })
+    }
+}
+
+/// A GET: by work hash (that exact dat), or by name (the current dat of a
+/// name). A GET carrying both asks by work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Get<'a> {
+    /// The dat with this work hash.
+    Work(&'a [u8; WORK_LEN]),
+    /// The current dat of the name (pubkey, key).
+    Name {
+        /// Owner.
+        pubkey: &'a [u8; PUBKEY_LEN],
+        /// Key, 0..=32 bytes.
+        key: &'a [u8],
+    },
+}
+
+impl<'a> Get<'a> {
+    /// The message that encodes this GET.
+    pub fn msg(&self) -> Msg<'a> {
+        match *self {
+            Get::Work(work) => Msg {
+                op: Op::Get,
+                work,
+                ..Msg::default()
+            },
+            Get::Name { pubkey, key } => Msg {
+                op: Op::Get,
+                pubkey,
+                key,
+                ..Msg::default()
+            },
+        }
+    }
+
+    /// The GET a message describes.
+    pub fn from_msg(m: &Msg<'a>) -> Result<Get<'a>, DecodeError> {
+        if let Ok(work) = m.work.try_into() {
+            return Ok(Get::Work(work));
+        }
+        match m.pubkey.try_into() {
+            Ok(pubkey) if m.key.len() <= KEY_MAX => Ok(Get::Name { pubkey, key: m.key }),
+            Ok(_) => Err(DecodeError::FieldSize),
+            Err(_) => Err(DecodeError::Missing),
+        }
     }
 }
 
@@ -210,21 +366,6 @@ impl<'a> Msg<'a> {
             Ok(b) => u64::from_le_bytes(b),
             Err(_) => 0,
         }
-    }
-
-    /// The work hash as an array, when it is 32 bytes.
-    pub fn work32(&self) -> Option<&'a [u8; 32]> {
-        self.work.try_into().ok()
-    }
-
-    /// The public key as an array, when it is 32 bytes.
-    pub fn pubkey32(&self) -> Option<&'a [u8; 32]> {
-        self.pubkey.try_into().ok()
-    }
-
-    /// The signature as an array, when it is 64 bytes.
-    pub fn sig64(&self) -> Option<&'a [u8; 64]> {
-        self.sig.try_into().ok()
     }
 
     /// Exact encoded size of this message.
@@ -299,8 +440,8 @@ fn check_size(field: u32, len: usize) -> Result<(), DecodeError> {
     }
 }
 
-/// Decodes one datagram and validates it for its op (PROTOCOL.md section 2).
-pub fn decode(buf: &[u8]) -> Result<Msg<'_>, DecodeError> {
+/// Decodes one datagram and validates it for its op (docs/protocol.md section 2).
+pub fn decode(buf: &[u8]) -> Result<Packet<'_>, DecodeError> {
     if buf.len() > MTU {
         return Err(DecodeError::TooLong);
     }
@@ -353,8 +494,7 @@ pub fn decode(buf: &[u8]) -> Result<Msg<'_>, DecodeError> {
             }
         }
     }
-    validate(&m)?;
-    Ok(m)
+    Packet::from_msg(&m)
 }
 
 fn decode_pd(b: &[u8]) -> Result<Pd, DecodeError> {
@@ -391,33 +531,6 @@ fn decode_pd(b: &[u8]) -> Result<Pd, DecodeError> {
         }
     }
     Ok(Pd { ip, port })
-}
-
-/// The op validation table of PROTOCOL.md section 2 (sizes were checked
-/// while decoding).
-fn validate(m: &Msg<'_>) -> Result<(), DecodeError> {
-    match m.op {
-        Op::Getpeer | Op::Peer => Ok(()),
-        Op::Put => {
-            if m.time.is_empty()
-                || m.salt.is_empty()
-                || m.work.is_empty()
-                || m.pubkey.is_empty()
-                || m.sig.is_empty()
-            {
-                Err(DecodeError::Missing)
-            } else {
-                Ok(())
-            }
-        }
-        Op::Get => {
-            if m.work.is_empty() && m.pubkey.is_empty() {
-                Err(DecodeError::Missing)
-            } else {
-                Ok(())
-            }
-        }
-    }
 }
 
 /// Why a message could not be encoded.
@@ -568,9 +681,11 @@ mod tests {
         let mut buf = [0u8; PACKET_MAX];
         let n = encode_into(&m, &mut buf).unwrap();
         assert_eq!(n, m.encoded_len());
-        let d = decode(&buf[..n]).unwrap();
-        assert_eq!(d, m);
-        assert_eq!(d.pds[0].addr(), "192.0.2.1:3282".parse().unwrap());
+        let Packet::Peer(d) = decode(&buf[..n]).unwrap() else {
+            panic!("a PEER decodes as a PEER");
+        };
+        assert_eq!(Packet::Peer(d).msg(), m);
+        assert_eq!(d.as_slice()[0].addr(), "192.0.2.1:3282".parse().unwrap());
     }
 
     #[test]

@@ -25,10 +25,10 @@
 //!   calls `step` and hands over the node's events), pacing requests over
 //!   the node's live peers.
 
-use crate::dat::Dat;
-use crate::node::{Event, GetError, GetId, GetOpts, Node, PutError, Query, Reason, MAX_FANOUT};
-use crate::peers::NEVER;
-use crate::wire::{Hex, Msg, PACKET_MAX};
+use dave_core::wire::{Hex, Put, PACKET_MAX};
+use dave_core::Dat;
+use dave_core::NEVER;
+use dave_core::{Event, GetError, GetId, GetOpts, Node, PutError, Query, Reason, MAX_FANOUT};
 use ed25519_dalek::SigningKey;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -810,7 +810,7 @@ impl Fetch {
     pub fn deliver(
         &mut self,
         want: &Want,
-        m: &Msg<'_>,
+        m: &Put<'_>,
         sink: &mut dyn Sink,
     ) -> Result<u64, FetchError> {
         if want.level == u8::MAX {
@@ -821,7 +821,7 @@ impl Fetch {
             return Ok(0); // a duplicate answer
         };
         let first = places[0];
-        if m.pubkey != info.pubkey {
+        if *m.pubkey != info.pubkey {
             return Err(self.bad(
                 &want.key,
                 first,
@@ -951,7 +951,7 @@ impl Fetch {
         Ok(())
     }
 
-    fn deliver_root(&mut self, m: &Msg<'_>, sink: &mut dyn Sink) -> Result<u64, FetchError> {
+    fn deliver_root(&mut self, m: &Put<'_>, sink: &mut dyn Sink) -> Result<u64, FetchError> {
         if self.info.is_some() {
             return Ok(0);
         }
@@ -961,9 +961,7 @@ impl Fetch {
             bytes: None,
             root: true,
         };
-        let (Some(work), Some(pubkey)) = (m.work32(), m.pubkey32()) else {
-            return Err(FetchError::Refused("the root is not a complete dat".into()));
-        };
+        let (work, pubkey) = (m.work, m.pubkey);
         let key: [u8; 32] = match <[u8; 32]>::try_from(m.key) {
             Ok(k) => k,
             Err(_) => {
@@ -1796,7 +1794,7 @@ mod tests {
     fn constants_follow_the_wire() {
         assert_eq!(
             CHUNK,
-            crate::wire::max_val_len(32, crate::pow::SOLVER_SALT_LEN)
+            dave_core::wire::max_val_len(32, dave_core::pow::SOLVER_SALT_LEN)
         );
         assert_eq!(FANOUT, 38);
         assert_eq!(root_capacity(0), 37);

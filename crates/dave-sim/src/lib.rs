@@ -31,11 +31,11 @@
 //! peer, size or detail) fed to blake3 as the run goes; `--log FILE` writes
 //! the same records as text lines.
 
-use crate::config::{Config, DELAY_EPOCHS, EPOCH_NS};
-use crate::node::{Event, GetId, GetOpts, Node, Now, Query, Reason, Stats, MAX_FANOUT};
-use crate::peers::splitmix;
-use crate::wire::{self, Msg, Op, Pd, NPEER};
-use crate::{pow, Dat};
+use dave_core::splitmix;
+use dave_core::wire::{self, Msg, Op, Packet, Pd, NPEER};
+use dave_core::{pow, Dat};
+use dave_core::{Config, DELAY_EPOCHS, EPOCH_NS};
+use dave_core::{Event, GetId, GetOpts, Node, Now, Query, Reason, Stats, MAX_FANOUT};
 use ed25519_dalek::SigningKey;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -52,7 +52,7 @@ pub const NEVER: u64 = u64::MAX;
 /// The port every simulated address uses.
 pub const PORT: u16 = 1618;
 
-// The address plan. Everything is in 10/8, so the scope rule of PROTOCOL.md
+// The address plan. Everything is in 10/8, so the scope rule of docs/protocol.md
 // 5.4 lets nodes pass each other's addresses on, as on one private network.
 const NODE_BASE: u32 = 0x0a00_0001; // node i is 10.0.0.1 + i
 const SPOOF_NET: u32 = 0x0afd_0000; // forged sources of hostile packets
@@ -282,12 +282,12 @@ impl SimConfig {
             gets: 50,
             get_timeout_ms: 2000,
             check_every: 4096,
-            probe: crate::config::PROBE,
+            probe: dave_core::PROBE,
             batch: 1,
             sybil_ppm: 0,
             sybil_mode: SybilMode::Own,
             sybil_writes_per_s: 50,
-            max_peers: crate::config::MAX_PEERS,
+            max_peers: dave_core::MAX_PEERS,
         };
         match scenario {
             Scenario::Propagation => base,
@@ -1253,7 +1253,7 @@ fn derive(seed: u64, a: u64, b: u64) -> u64 {
 }
 
 fn op_of(bytes: &[u8]) -> Option<Op> {
-    wire::decode(bytes).ok().map(|m| m.op)
+    wire::decode(bytes).ok().map(|m| m.op())
 }
 
 fn encode(m: &Msg<'_>) -> Vec<u8> {
@@ -1664,7 +1664,7 @@ impl Sim {
             if let Some(old) = &self.members[i].node {
                 let st = old.store();
                 for s in 0..st.len() as u32 {
-                    if node.restore(&st.msg(s)).is_ok() {
+                    if st.put(s).is_some_and(|p| node.restore(&p.msg()).is_ok()) {
                         restored += 1;
                     }
                 }
@@ -1698,8 +1698,14 @@ impl Sim {
         // here, strictly, and load the verified bytes into every node.
         let cfg0 = self.node_config(0, 0);
         for p in &pkts {
-            let m = wire::decode(p).map_err(|e| self.err(format!("background dat: {e}")))?;
-            crate::node::check_put(&m, now_ms, &cfg0, true)
+            let m = match wire::decode(p) {
+                Ok(Packet::Put(m)) => m,
+                Ok(other) => {
+                    return Err(self.err(format!("background dat is a {}", other.op().name())))
+                }
+                Err(e) => return Err(self.err(format!("background dat: {e}"))),
+            };
+            dave_core::check_put(&m, now_ms, &cfg0, true)
                 .map_err(|r| self.err(format!("background dat refused: {}", r.name())))?;
         }
         let chunk = self.members.len().div_ceil(self.threads);
@@ -1714,7 +1720,8 @@ impl Sim {
                             let n = m.node.as_mut().expect("up");
                             for p in pkts {
                                 let msg = wire::decode(p).map_err(|e| e.to_string())?;
-                                n.restore_preverified(&msg).map_err(|e| e.to_string())?;
+                                n.restore_preverified(&msg.msg())
+                                    .map_err(|e| e.to_string())?;
                             }
                         }
                         Ok(())
@@ -2021,8 +2028,8 @@ impl Sim {
         let Ok(m) = wire::decode(data) else {
             return Filtered::Pass;
         };
-        match m.op {
-            Op::Put => {
+        match m {
+            Packet::Put(m) => {
                 let own = self.cfg.sybil_mode != SybilMode::Silent
                     && m.pubkey == self.sybil_key.verifying_key().as_bytes();
                 if own {
@@ -2034,7 +2041,7 @@ impl Sim {
                     Filtered::Drop
                 }
             }
-            Op::Peer if self.cfg.sybil_mode == SybilMode::Eclipse => {
+            Packet::Peer(_) if self.cfg.sybil_mode == SybilMode::Eclipse => {
                 self.sybil_stats.lies += 1;
                 self.log.add(rec::SYBIL, from, 0, SY_LIE);
                 Filtered::Replace(self.attacker_peer())
@@ -2402,7 +2409,10 @@ impl Sim {
                     let work = self
                         .capture
                         .first()
-                        .and_then(|c| wire::decode(c).ok().and_then(|m| m.work32().copied()))
+                        .and_then(|c| match wire::decode(c) {
+                            Ok(Packet::Put(p)) => Some(*p.work),
+                            _ => None,
+                        })
                         .unwrap_or([0; 32]);
                     let m = Msg {
                         op: Op::Get,
@@ -2464,7 +2474,7 @@ impl Sim {
                 let ok = match verified.get(&h) {
                     Some(ok) => *ok,
                     None => {
-                        let ok = n.check_put(&st.msg(s)).is_ok();
+                        let ok = st.put(s).is_some_and(|p| n.check_put(&p.msg()).is_ok());
                         verified.insert(h, ok);
                         ok
                     }
@@ -2560,9 +2570,9 @@ fn add_stats(s: &mut Stats, n: &Stats) {
     s.bytes_in += n.bytes_in;
     s.packets_out += n.packets_out;
     s.bytes_out += n.bytes_out;
-    for k in 0..4 {
-        s.in_by_op[k] += n.in_by_op[k];
-        s.out_by_op[k] += n.out_by_op[k];
+    for op in Op::ALL {
+        s.in_by_op[op] += n.in_by_op[op];
+        s.out_by_op[op] += n.out_by_op[op];
     }
     for k in 0..s.drops.len() {
         s.drops[k] += n.drops[k];
@@ -2731,7 +2741,7 @@ impl Outcome {
             st.filter_saturated
         );
         let mut drops = String::new();
-        for r in Reason::all() {
+        for r in Reason::ALL {
             let c = st.drop_count(r);
             if c > 0 {
                 let _ = write!(drops, " {}={c}", r.name());
@@ -2871,7 +2881,7 @@ fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
     o.put("trials", rows.len());
     o.put("bits", cfg.bits);
     // The first dat meets a network where all trust is zero; later dats
-    // meet the trust the earlier ones built (PROTOCOL.md 5.3).
+    // meet the trust the earlier ones built (docs/protocol.md 5.3).
     for (name, part) in [
         ("first", &rows[..rows.len().min(1)]),
         ("later", &rows[rows.len().min(1)..]),
@@ -3060,10 +3070,9 @@ fn cost(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
     o.put("pkts_in_per_s", format!("{:.0}", per(pin)));
     o.put("bytes_in_per_s", format!("{:.0}", per(bin)));
     for op in Op::ALL {
-        let k = op as usize;
         o.put(
             &format!("{}_out_per_s", op.name().to_lowercase()),
-            format!("{:.1}", per(s1.out_by_op[k] - s0.out_by_op[k])),
+            format!("{:.1}", per(s1.out_by_op[op] - s0.out_by_op[op])),
         );
     }
     let novel_p = n1.novel_pkts - n0.novel_pkts;

@@ -2,7 +2,7 @@
 //! figures as a markdown table, CSV, or an exact text summary; draws
 //! propagation curves as SVG.
 
-use dave::sim::{self, Outcome, Scenario, SimConfig, NEVER};
+use dave_sim::{Outcome, Scenario, SimConfig, NEVER};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -47,7 +47,7 @@ const SWEEP: &[&str] = &[
     "max-peers",
 ];
 
-/// Every flag of one run, as `sim::options` defines them.
+/// Every flag of one run, as `dave_sim::options` defines them.
 const FLAGS: &[&str] = &[
     "scenario",
     "nodes",
@@ -89,7 +89,7 @@ static REPLAY: Mutex<String> = Mutex::new(String::new());
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut o = sim::options();
+    let mut o = dave_sim::options();
     o.optopt(
         "",
         "format",
@@ -173,11 +173,11 @@ fn main() -> ExitCode {
     }
     let mut cfgs: Vec<SimConfig> = Vec::new();
     for r in &runs {
-        let one = match sim::options().parse(r) {
+        let one = match dave_sim::options().parse(r) {
             Ok(x) => x,
             Err(e) => return usage(&o, &e.to_string()),
         };
-        let c = match sim::config_from(&one) {
+        let c = match dave_sim::config_from(&one) {
             Ok(c) => c,
             Err(e) => return usage(&o, &e),
         };
@@ -205,12 +205,12 @@ fn main() -> ExitCode {
             *r = c.replay();
         }
         let threads = threads_flag.unwrap_or(if c.nodes >= 300 {
-            dave::pow::cores().min(2)
+            dave_core::pow::cores().min(2)
         } else {
             1
         });
         let t = Instant::now();
-        let mut s = match sim::Sim::new(c, threads) {
+        let mut s = match dave_sim::Sim::new(c, threads) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("dave-sim: {e}");
@@ -224,7 +224,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         }
-        let out = match sim::run_sim(&mut s) {
+        let out = match dave_sim::run_sim(&mut s) {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("dave-sim: {e}");
@@ -500,7 +500,7 @@ fn svg(rows: &[(SimConfig, Outcome)]) -> String {
             }
             f.curve(&mut s, color, dashed, &pts);
         }
-        let probe = if c.probe != dave::config::PROBE {
+        let probe = if c.probe != dave_core::PROBE {
             format!(" PROBE={}", c.probe)
         } else {
             String::new()
@@ -565,7 +565,7 @@ fn svg_series(rows: &[(SimConfig, Outcome)]) -> String {
                 .collect();
             f.curve(&mut s, color, dashed, &pts);
         }
-        let tables = if c.max_peers != dave::config::MAX_PEERS {
+        let tables = if c.max_peers != dave_core::MAX_PEERS {
             format!(", tables of {}", c.max_peers)
         } else {
             String::new()

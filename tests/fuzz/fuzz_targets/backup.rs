@@ -2,8 +2,8 @@
 //! and leaves a consistent store.
 #![no_main]
 use dave::backup::load_into;
-use dave::node::{Node, Now};
-use dave::Config;
+use dave_core::{Node, Now};
+use dave_core::Config;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

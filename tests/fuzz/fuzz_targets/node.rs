@@ -3,8 +3,8 @@
 //! node; every bound is checked after every step, and everything is
 //! re-verified now and then.
 #![no_main]
-use dave::node::{Node, Now};
-use dave::Config;
+use dave_core::{Node, Now};
+use dave_core::Config;
 use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
 use std::net::SocketAddr;

@@ -4,8 +4,8 @@
 //! Every figure is the median of several runs.
 
 use dave::backup::Backup;
-use dave::node::{Node, Now};
-use dave::{Config, Dat};
+use dave_core::{Config, Dat};
+use dave_core::{Node, Now};
 use ed25519_dalek::SigningKey;
 use std::io::Write;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -143,15 +143,15 @@ fn hasher_loop(load: &[u8; 32], start: u64, chunk: u64) -> u64 {
     let mut hits = 0u32;
     let bits = std::hint::black_box(255u8);
     for c in start..start + chunk {
-        let w = dave::pow::work(&c.to_le_bytes(), load);
-        hits += (dave::pow::difficulty(&w) >= bits) as u32;
+        let w = dave_core::pow::work(&c.to_le_bytes(), load);
+        hits += (dave_core::pow::difficulty(&w) >= bits) as u32;
     }
     std::hint::black_box(hits);
     chunk
 }
 
 fn bench_pow() {
-    use dave::pow::{self, Path};
+    use dave_core::pow::{self, Path};
     println!("\n## Proof of work\n");
     let cores = pow::cores();
     let load = pow::load(b"bench", b"value", &[7; 8]);
@@ -284,7 +284,7 @@ fn make_dats(n: usize, val_len: usize) -> Vec<Vec<u8>> {
 /// different prefixes are distinct names. A value longer than fits is cut to
 /// the largest that does.
 fn make_dats_named(n: usize, val_len: usize, prefix: &str) -> Vec<Vec<u8>> {
-    let cores = dave::pow::cores();
+    let cores = dave_core::pow::cores();
     let t = now_ms() - 60_000;
     let per = n.div_ceil(cores);
     std::thread::scope(|s| {
@@ -296,7 +296,10 @@ fn make_dats_named(n: usize, val_len: usize, prefix: &str) -> Vec<Vec<u8>> {
                     for i in c * per..((c + 1) * per).min(n) {
                         let key = format!("{prefix}{i}");
                         let mut val = format!("dat {prefix}{i} ").into_bytes();
-                        val.resize(val_len.min(dave::wire::max_val_len(key.len(), 8)), b'.');
+                        val.resize(
+                            val_len.min(dave_core::wire::max_val_len(key.len(), 8)),
+                            b'.',
+                        );
                         let d = Dat::make(
                             key.as_bytes(),
                             &val,
@@ -310,7 +313,8 @@ fn make_dats_named(n: usize, val_len: usize, prefix: &str) -> Vec<Vec<u8>> {
                         .0;
                         let time = d.time_ms.to_le_bytes();
                         let mut buf = [0u8; 1500];
-                        let len = dave::wire::encode_into(&d.msg(&time), &mut buf).expect("fits");
+                        let len =
+                            dave_core::wire::encode_into(&d.msg(&time), &mut buf).expect("fits");
                         out.push(buf[..len].to_vec());
                     }
                     out
@@ -347,7 +351,7 @@ fn bench_backup(n: usize) {
             unix_ms: now_ms(),
         });
         let t = Instant::now();
-        let (_b, rep) = Backup::open(&path, &mut node, dave::pow::cores()).expect("loads");
+        let (_b, rep) = Backup::open(&path, &mut node, dave_core::pow::cores()).expect("loads");
         totals.push(t.elapsed().as_secs_f64());
         loads.push(rep.elapsed.as_secs_f64());
         loaded = rep.loaded;
@@ -363,7 +367,7 @@ fn bench_backup(n: usize) {
     );
     println!(
         "| load: read, verify work and signatures on {} cores, store, prune | {:.2} s ({:.0} dats/s) |",
-        dave::pow::cores(),
+        dave_core::pow::cores(),
         load,
         n as f64 / load
     );
@@ -504,7 +508,7 @@ fn ns_per(runs: usize, iters: u64, mut f: impl FnMut(u64)) -> f64 {
 }
 
 fn bench_codec() {
-    use dave::wire::{self, max_val_len, Msg, Op, Pd, KEY_MAX, NPEER, SALT_MAX};
+    use dave_core::wire::{self, max_val_len, Msg, Op, Pd, KEY_MAX, NPEER, SALT_MAX};
     use std::hint::black_box;
     println!("\n## Codec: ns per message, each op at its largest\n");
     let key = [b'k'; KEY_MAX];
@@ -560,7 +564,11 @@ fn bench_codec() {
         let mut buf = [0u8; 1500];
         let n = wire::encode_into(m, &mut buf).unwrap();
         let bytes = buf[..n].to_vec();
-        assert_eq!(wire::decode(&bytes).as_ref(), Ok(m), "{name} round-trips");
+        assert_eq!(
+            wire::decode(&bytes).map(|p| p.msg()).as_ref(),
+            Ok(m),
+            "{name} round-trips"
+        );
         let dec = ns_per(7, N, |_| {
             black_box(wire::decode(black_box(&bytes)).is_ok());
         });
@@ -609,8 +617,7 @@ impl Bed {
             unix_ms: now_ms,
         });
         for d in &stored {
-            let m = dave::wire::decode(d).unwrap();
-            node.restore_preverified(&m).expect("valid");
+            node.restore_preverified(&put_of(d).msg()).expect("valid");
         }
         let peers: Vec<std::net::SocketAddr> = (0..node.config().max_peers)
             .map(|i| format!("10.{}.{}.1:1618", i >> 8, i & 255).parse().unwrap())
@@ -727,7 +734,7 @@ impl Bed {
 }
 
 fn bench_core(mut bed: Bed) {
-    use dave::wire::{self, Msg, Op};
+    use dave_core::wire::{self, Msg, Op};
     use std::hint::black_box;
     println!(
         "\n## Core: a node with {} full-size dats and {} live peers\n",
@@ -736,7 +743,7 @@ fn bench_core(mut bed: Bed) {
     );
     let n = bed.stored.len();
     let get_of = |d: &[u8]| {
-        let m = wire::decode(d).unwrap();
+        let m = put_of(d);
         let mut buf = [0u8; 64];
         let len = wire::encode_into(
             &Msg {
@@ -765,8 +772,7 @@ fn bench_core(mut bed: Bed) {
         &stored,
         |i| (i * 7919) % n,
         |node, _, p| {
-            let m = wire::decode(p).unwrap();
-            black_box(node.store().find_work(m.work32().unwrap()));
+            black_box(node.store().find_work(put_of(p).work));
         },
     );
     // GETs that hit: answered with a copy of the stored PUT.
@@ -784,8 +790,7 @@ fn bench_core(mut bed: Bed) {
         &gets,
         |i| (i * 104729) % n,
         |node, _, p| {
-            let m = wire::decode(p).unwrap();
-            let slot = node.store().find_work(m.work32().unwrap()).unwrap();
+            let slot = node.store().find_work(put_of(p).work).unwrap();
             let rec = node.store().record(slot);
             out[..rec.len()].copy_from_slice(rec);
             black_box(&out);
@@ -795,8 +800,8 @@ fn bench_core(mut bed: Bed) {
     let getpeer: Vec<u8> = Vec::new(); // proto3: an empty datagram is a GETPEER
     let gp = bed.feed(100_000, std::slice::from_ref(&getpeer), |_| 0);
     let mut peer = Msg::op(Op::Peer);
-    peer.pds[0] = dave::wire::Pd::from_addr(bed.peers[1]);
-    peer.pds[1] = dave::wire::Pd::from_addr(bed.peers[2]);
+    peer.pds[0] = dave_core::wire::Pd::from_addr(bed.peers[1]);
+    peer.pds[1] = dave_core::wire::Pd::from_addr(bed.peers[2]);
     peer.npds = 2;
     // Limit: which peers were heard from lately is known only by looking
     // at each, so one pass over the table, then the answer's encoding.
@@ -823,7 +828,7 @@ fn bench_core(mut bed: Bed) {
     let novel = bed.feed(fresh.len(), &fresh, |i| i);
     let s1 = *bed.node.stats();
     if s1.puts_novel - s0.puts_novel != fresh.len() as u64 {
-        let drops: Vec<String> = dave::node::Reason::all()
+        let drops: Vec<String> = dave_core::Reason::ALL
             .iter()
             .filter(|r| s1.drop_count(**r) > s0.drop_count(**r))
             .map(|r| format!("{} {}", r.name(), s1.drop_count(*r) - s0.drop_count(*r)))
@@ -835,14 +840,10 @@ fn bench_core(mut bed: Bed) {
         );
     }
     let novel_lim = ns_per(3, 2000, |i| {
-        let m = wire::decode(&fresh[i as usize]).unwrap();
-        let load = dave::pow::load(m.key, m.val, m.time.try_into().unwrap());
-        let w = dave::pow::work(m.salt, &load);
-        black_box(dave::pow::verify(
-            m.pubkey32().unwrap(),
-            &w,
-            m.sig64().unwrap(),
-        ));
+        let m = put_of(&fresh[i as usize]);
+        let load = dave_core::pow::load(m.key, m.val, m.time);
+        let w = dave_core::pow::work(m.salt, &load);
+        black_box(dave_core::pow::verify(m.pubkey, &w, m.sig));
     });
     // Ticks: one driver wake at the default EPOCH runs about 16 epochs.
     const WAKE: u64 = 16;
@@ -1015,8 +1016,7 @@ fn ingest_run(mode: Ingest, file: &std::path::Path, secs: f64, dats: &[Vec<u8>])
             unix_ms: now_ms(),
         });
         for d in dats {
-            node.restore_preverified(&dave::wire::decode(d).unwrap())
-                .expect("valid");
+            node.restore_preverified(&put_of(d).msg()).expect("valid");
         }
         let d = Driver::bind("127.0.0.1:0".parse().unwrap(), node).unwrap();
         let port = d.local_addr().unwrap().port();
@@ -1097,7 +1097,7 @@ fn ingest_run(mode: Ingest, file: &std::path::Path, secs: f64, dats: &[Vec<u8>])
     let mut filtered = 0;
     if let Some(d) = &driver {
         handled = d.node().stats().puts_known;
-        filtered = d.node().stats().drop_count(dave::node::Reason::Filter);
+        filtered = d.node().stats().drop_count(dave_core::Reason::Filter);
     }
     let drops = udp_socket_drops(port) as f64;
     let (_, rcvbuf1) = dave::sys::udp_snmp().unwrap_or((0, 0));
@@ -1372,7 +1372,7 @@ fn bench_footprint() {
 }
 
 fn bench_sig() {
-    use dave::pow;
+    use dave_core::pow;
     use std::hint::black_box;
     println!("\n## Signature checks, one core\n");
     const N: usize = 2048;
@@ -1439,4 +1439,12 @@ fn micro(what: &str) {
         _ => panic!("unknown micro benchmark"),
     }
     println!("{what}: {:.3} s of CPU", thread_cpu_secs() - t);
+}
+
+/// The PUT in one of the benchmark's own encodings.
+fn put_of(bytes: &[u8]) -> dave_core::wire::Put<'_> {
+    match dave_core::wire::decode(bytes) {
+        Ok(dave_core::wire::Packet::Put(p)) => p,
+        other => panic!("the benchmark made a datagram that is not a PUT: {other:?}"),
+    }
 }

@@ -13,8 +13,8 @@
 //! with real proof of work but forged signatures, replays of valid dats,
 //! GETs for missing hashes, GETPEER storms, and PEERs nobody asked for.
 
-use dave::dat::Dat;
-use dave::wire::{self, Msg, Op, Pd};
+use dave_core::wire::{self, Msg, Op, Packet, Pd};
+use dave_core::Dat;
 use ed25519_dalek::SigningKey;
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
@@ -129,7 +129,7 @@ fn arsenal(kind: Option<&str>) -> Vec<Vec<u8>> {
             let mut d = Dat::make(&i.to_le_bytes(), b"forged", t, 8, &who, 1, None)
                 .unwrap()
                 .0;
-            d.sig = dave::pow::sign(&forger, &d.work);
+            d.sig = dave_core::pow::sign(&forger, &d.work);
             let time = d.time_ms.to_le_bytes();
             out.push(encode(&d.msg(&time)));
         }
@@ -345,10 +345,8 @@ fn run(secs: Duration, kind: Option<String>) {
         let until = Instant::now() + Duration::from_millis(5);
         while Instant::now() < until {
             while let Ok((n, _)) = client.recv_from(&mut buf) {
-                if let Ok(m) = wire::decode(&buf[..n]) {
-                    if let Some(w) = m.work32() {
-                        answered.insert((asked, *w));
-                    }
+                if let Ok(Packet::Put(m)) = wire::decode(&buf[..n]) {
+                    answered.insert((asked, *m.work));
                 }
             }
             std::thread::sleep(Duration::from_micros(200));
@@ -377,10 +375,8 @@ fn run(secs: Duration, kind: Option<String>) {
     let t_late = Instant::now();
     while t_late.elapsed() < Duration::from_millis(300) {
         while let Ok((n, _)) = client.recv_from(&mut buf) {
-            if let Ok(m) = wire::decode(&buf[..n]) {
-                if let Some(w) = m.work32() {
-                    answered.insert((asked, *w));
-                }
+            if let Ok(Packet::Put(m)) = wire::decode(&buf[..n]) {
+                answered.insert((asked, *m.work));
             }
         }
     }

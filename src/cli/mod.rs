@@ -1,0 +1,3 @@
+//! The command line's commands that need more than one screen of code.
+
+pub mod files;
