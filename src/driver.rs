@@ -275,6 +275,7 @@ impl Driver {
                 unix_ms: now.unix_ms,
             };
             self.node.handle_tick(step);
+            self.log_notes();
             self.flush();
             if self.node.epoch() < step.epoch {
                 break;
@@ -282,6 +283,14 @@ impl Driver {
         }
         if self.node.epoch() == 0 {
             self.node.handle_tick(now);
+            self.log_notes();
+        }
+    }
+
+    /// Writes the node's notes to the log.
+    fn log_notes(&mut self) {
+        while let Some(n) = self.node.poll_note() {
+            crate::logfmt::log_note(&n);
         }
     }
 
@@ -327,6 +336,7 @@ impl Driver {
                 Ok((n, src)) => {
                     self.stats.recv += 1;
                     self.node.handle_packet(canonical(src), &self.buf[..n]);
+                    self.log_notes();
                     if self.node.transmit_len() > 0 {
                         self.flush();
                     }

@@ -3,7 +3,9 @@
 //! under systemd (`JOURNAL_STREAM` set) it gets a `<N>` priority prefix and
 //! no timestamp, because journald adds its own.
 
-use log::{Level, LevelFilter};
+use dave_core::wire::Hex;
+use dave_core::{Note, Reason};
+use log::{debug, info, Level, LevelFilter};
 use std::io::Write;
 
 /// The syslog priority journald reads from a `<N>` prefix.
@@ -38,6 +40,41 @@ pub fn utc(ms: u64) -> String {
         sod % 60,
         ms % 1000
     )
+}
+
+/// Writes one of the core's notes as its log line.
+pub fn log_note(n: &Note) {
+    match *n {
+        Note::Pruned {
+            kept,
+            before,
+            cap,
+            peers,
+        } => info!("/d/pr kept {kept} of {before} dats (cap {cap}), {peers} peers"),
+        Note::Dropped { reason, src, bytes } => match reason {
+            Reason::Decode(_) | Reason::Filter => {
+                debug!("/lstn/drop/{reason} from {src} ({bytes} bytes)")
+            }
+            _ => debug!("/d/h/drop/{reason} from {src}"),
+        },
+        Note::EncodeFailed(e) => debug!("/d/send/encode {e}"),
+        Note::Pinged(to) => debug!("/d/pi/ping {to}"),
+        Note::PeerDropped { addr, silence } => {
+            debug!("/d/pi/drop {addr} silent {silence} epochs")
+        }
+        Note::PeerAdded(a) => debug!("/d/pi/add {a}"),
+        Note::PeerLearned { addr, from } => debug!("/d/pi/learn {addr} from {from}"),
+        Note::Put { work, peers } => debug!("/d/put {} to {peers} peers", Hex(&work)),
+        Note::Novel {
+            work,
+            difficulty,
+            val_len,
+            from,
+        } => debug!(
+            "/d/h/put/novel {} d={difficulty} {val_len} bytes from {from}",
+            Hex(&work)
+        ),
+    }
 }
 
 /// Installs the logger: info by default, debug with `verbose`; `RUST_LOG`

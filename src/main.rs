@@ -386,7 +386,11 @@ fn parse_addr(s: &str) -> Result<SocketAddr, Fail> {
 }
 
 fn node_config(m: &getopts::Matches, edges: Vec<SocketAddr>) -> Result<Config, Fail> {
-    let mut cfg = Config::default();
+    let mut cfg = Config {
+        // -v logs every event the node notes, not only prunes and status.
+        notes: m.opt_present("v"),
+        ..Config::default()
+    };
     if let Some(ns) = parse_num::<u64>(m, "epoch", "a number of nanoseconds")? {
         if ns < 1000 {
             return Err(Fail::Usage("--epoch must be at least 1000 ns".into()));

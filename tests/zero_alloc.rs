@@ -513,6 +513,8 @@ enum Pool {
 const PING_RING: usize = 64;
 
 struct Run<'a> {
+    /// Notes drained: [prunes, per-event].
+    notes: [u64; 2],
     node: Node,
     d: &'a Data,
     rng: Rng,
@@ -552,6 +554,7 @@ impl<'a> Run<'a> {
         let mut node = Node::new(cfg);
         node.add_self_addr(d.me);
         Run {
+            notes: [0; 2],
             node,
             d,
             rng: Rng(seed),
@@ -638,6 +641,9 @@ impl<'a> Run<'a> {
                 Event::Got { from: Some(_), .. } => self.got_network += 1,
                 Event::TimedOut { .. } => self.timed_out += 1,
             }
+        }
+        while let Some(n) = self.node.poll_note() {
+            self.notes[n.per_event() as usize] += 1;
         }
     }
 
@@ -855,6 +861,7 @@ impl<'a> Run<'a> {
 
     /// Forgets the warm-up's tallies (not the node's state).
     fn reset_tallies(&mut self) {
+        self.notes = [0; 2];
         self.kind_count = [0; KINDS];
         self.kind_allocs = [0; KINDS];
         self.out_by_op = [0; 4];
@@ -927,6 +934,29 @@ fn diff(a: &Stats, b: &Stats) -> (u64, u64, u64, [u64; dave_core::REASONS]) {
 }
 
 fn main() {
+    // The daemon's own logger, installed as `daved` installs it; the core
+    // must not reach it at the default level or at -v (debug, every event
+    // noted).
+    dave::logfmt::init(true);
+    for verbose in [false, true] {
+        log::set_max_level(if verbose {
+            log::LevelFilter::Debug
+        } else {
+            log::LevelFilter::Info
+        });
+        println!(
+            "zero_alloc: {} level",
+            if verbose {
+                "-v (debug)"
+            } else {
+                "default (info)"
+            }
+        );
+        run_all(verbose);
+    }
+}
+
+fn run_all(verbose: bool) {
     let started = Instant::now();
 
     // 1. The counter counts.
@@ -953,6 +983,7 @@ fn main() {
     cfg.prune_epochs = PRUNE_EPOCHS;
     cfg.drop_epochs = 6000;
     cfg.track_novel = true;
+    cfg.notes = verbose;
     let mut run = Run::new(cfg, &data, 0x0a11_0c00_0002);
 
     // Start: the edges are pinged, and answer with peers.
@@ -1111,6 +1142,13 @@ fn main() {
         "no PEER accepted while counting"
     );
     assert_eq!(run.bounds_failures, 0, "check_bounds failed during the run");
+    assert!(run.notes[0] > 0, "no prune was noted while counting");
+    assert_eq!(
+        run.notes[1] > 0,
+        verbose,
+        "per-event notes must come exactly with -v (drained {:?})",
+        run.notes
+    );
 
     // 5. Every datagram the node sent decodes, and its state is consistent.
     if let Some((to, b, n)) = run.first_undecodable {

@@ -101,6 +101,10 @@ pub struct Config {
     /// Application GETs in flight at once (see [`MAX_GETS`]); a client
     /// fetching a file raises it to keep a window of requests open.
     pub max_gets: usize,
+    /// Record a [`crate::Note`] for every event (packets dropped, peers
+    /// added and dropped, pings, dats), not only for prunes: the daemon's
+    /// `-v`. Off, each such place costs one branch.
+    pub notes: bool,
 }
 
 impl Default for Config {
@@ -130,6 +134,7 @@ impl Default for Config {
             untrusted_verify_burst: UNTRUSTED_VERIFY_BURST,
             track_novel: false,
             max_gets: MAX_GETS,
+            notes: false,
         }
     }
 }

@@ -24,6 +24,7 @@ mod dat;
 mod filter;
 mod index;
 mod node;
+mod note;
 mod peers;
 pub mod pow;
 mod pow_simd;
@@ -44,5 +45,6 @@ pub use node::{
     check_put, Event, GetError, GetId, GetOpts, Node, Now, PutError, Query, Reason, Stats,
     MAX_FANOUT, REASONS,
 };
+pub use note::{Note, NOTE_SLOTS};
 pub use peers::{canonical, splitmix, Peer, NEVER};
 pub use store::{Meta, Store};

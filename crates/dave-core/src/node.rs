@@ -9,6 +9,7 @@
 use crate::config::{Config, EVENT_SLOTS, GET_RESEND_PULLS};
 use crate::filter::{self, PacketFilter, Verdict};
 use crate::index::KeyedHash;
+use crate::note::{Note, Notes};
 use crate::peers::{canonical, scope_allows, Peer, Peers, NEVER};
 use crate::pow;
 pub use crate::reason::{Reason, REASONS};
@@ -16,7 +17,6 @@ use crate::store::{Insert, Store};
 use crate::wire::{
     self, Get, Hex, Msg, Op, Packet, Pd, PeerList, PerOp, Put, KEY_MAX, NPEER, PACKET_MAX,
 };
-use log::{debug, info};
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::VecDeque;
@@ -304,6 +304,7 @@ pub struct Node {
     ring_cursor: usize,
     outbox: Outbox,
     events: VecDeque<Event>,
+    notes: Notes,
     gets: Vec<Pending>,
     next_get_id: GetId,
     me: Vec<SocketAddr>,
@@ -347,6 +348,7 @@ impl Node {
             ring_cursor: 0,
             outbox: Outbox::new(cfg.outbox_slots),
             events: VecDeque::with_capacity(EVENT_SLOTS),
+            notes: Notes::new(cfg.notes),
             gets: Vec::with_capacity(cfg.max_gets.max(1)),
             next_get_id: 1,
             me: Vec::with_capacity(MAX_SELF_ADDRS),
@@ -426,6 +428,17 @@ impl Node {
         self.events.pop_front()
     }
 
+    /// The next note for the log, oldest first (see [`Note`]).
+    pub fn poll_note(&mut self) -> Option<Note> {
+        self.notes.pop()
+    }
+
+    /// Notes lost because nobody drained them (the queue holds
+    /// [`crate::note::NOTE_SLOTS`]).
+    pub fn notes_lost(&self) -> u64 {
+        self.notes.lost()
+    }
+
     /// The next datagram to send, without removing it.
     pub fn peek_transmit(&self) -> Option<(SocketAddr, &[u8])> {
         self.outbox.peek()
@@ -473,7 +486,10 @@ impl Node {
         if self.ring.len() > self.cfg.ring.max(1) {
             return Err("ring above bound".into());
         }
-        if self.gets.len() > self.cfg.max_gets.max(1) || self.events.len() > EVENT_SLOTS {
+        if self.gets.len() > self.cfg.max_gets.max(1)
+            || self.events.len() > EVENT_SLOTS
+            || self.notes.len() > crate::note::NOTE_SLOTS
+        {
             return Err("request tables above bound".into());
         }
         for a in &self.me {
@@ -508,7 +524,11 @@ impl Node {
 
     fn drop_packet(&mut self, r: Reason, src: SocketAddr) {
         self.stats.drops[r.index()] += 1;
-        debug!("/d/h/drop/{} from {src}", r.name());
+        self.notes.event(|| Note::Dropped {
+            reason: r,
+            src,
+            bytes: 0,
+        });
     }
 
     fn enqueue(&mut self, to: SocketAddr, m: &Msg<'_>) {
@@ -523,7 +543,7 @@ impl Node {
                 self.stats.bytes_out += n as u64;
                 self.stats.out_by_op[m.op] += 1;
             }
-            Err(e) => debug!("/d/send/encode {e}"),
+            Err(e) => self.notes.event(|| Note::EncodeFailed(e)),
         }
     }
 
@@ -683,7 +703,7 @@ impl Node {
         p.pinged = now;
         p.awaiting_peer = true;
         let to = p.addr;
-        debug!("/d/pi/ping {to}");
+        self.notes.event(|| Note::Pinged(to));
         self.enqueue(to, &Msg::op(Op::Getpeer));
     }
 
@@ -707,7 +727,8 @@ impl Node {
             let heard = if p.seen == NEVER { p.added } else { p.seen };
             let silence = now.saturating_sub(heard);
             if !p.edge && silence >= self.cfg.drop_epochs {
-                debug!("/d/pi/drop {} silent {silence} epochs", p.addr);
+                let addr = p.addr;
+                self.notes.event(|| Note::PeerDropped { addr, silence });
                 self.peers.remove(i);
                 self.stats.peers_dropped += 1;
                 continue; // the last peer moved into slot i
@@ -731,13 +752,12 @@ impl Node {
         if r.before > r.kept {
             self.stats.dats_pruned += (r.before - r.kept) as u64;
         }
-        info!(
-            "/d/pr kept {} of {} dats (cap {}), {} peers",
-            r.kept,
-            r.before,
-            self.store.cap(),
-            self.peers.len()
-        );
+        self.notes.push(Note::Pruned {
+            kept: r.kept,
+            before: r.before,
+            cap: self.store.cap(),
+            peers: self.peers.len(),
+        });
     }
 
     fn tick_gets(&mut self) {
@@ -849,7 +869,8 @@ impl Node {
             self.last_sent.push(to);
             self.enqueue_dat(to, slot);
         }
-        debug!("/d/put {} to {} peers", Hex(&work), self.last_sent.len());
+        let peers = self.last_sent.len();
+        self.notes.event(|| Note::Put { work, peers });
     }
 
     /// Loads a dat from storage (a backup file, or a restarted simulated
@@ -1085,7 +1106,11 @@ impl Node {
             Ok(m) => m,
             Err(e) => {
                 self.stats.drops[Reason::Decode(e).index()] += 1;
-                debug!("/lstn/drop/{} from {src} ({} bytes)", e.name(), bytes.len());
+                self.notes.event(|| Note::Dropped {
+                    reason: Reason::Decode(e),
+                    src,
+                    bytes: bytes.len(),
+                });
                 return;
             }
         };
@@ -1098,7 +1123,11 @@ impl Node {
             Verdict::Seen if matches!(m, Packet::Put(p) if self.answers_pending(&p)) => {}
             Verdict::Seen => {
                 self.stats.drops[Reason::Filter.index()] += 1;
-                debug!("/lstn/drop/filter {} from {src}", op.name());
+                self.notes.event(|| Note::Dropped {
+                    reason: Reason::Filter,
+                    src,
+                    bytes: bytes.len(),
+                });
                 return;
             }
             // The key was placed but another was evicted: count, and go on.
@@ -1124,7 +1153,7 @@ impl Node {
             None => match self.peers.add(src, now, false) {
                 Some(i) => {
                     self.stats.peers_added += 1;
-                    debug!("/d/pi/add {src}");
+                    self.notes.event(|| Note::PeerAdded(src));
                     i
                 }
                 None => {
@@ -1184,7 +1213,8 @@ impl Node {
             }
             if self.peers.add(a, now, false).is_some() {
                 self.stats.peers_added += 1;
-                debug!("/d/pi/learn {a} from {src}");
+                self.notes
+                    .event(|| Note::PeerLearned { addr: a, from: src });
             } else {
                 self.stats.peers_full += 1;
             }
@@ -1250,11 +1280,13 @@ impl Node {
         if let Some(i) = peer {
             self.peers.get_mut(i).trust += pow::mass_f64(d, m.time_ms(), now_ms);
         }
-        debug!(
-            "/d/h/put/novel {} d={d} {} bytes from {src}",
-            Hex(work),
-            m.val.len()
-        );
+        let val_len = m.val.len();
+        self.notes.event(|| Note::Novel {
+            work: *work,
+            difficulty: d,
+            val_len,
+            from: src,
+        });
         if !self.gets.is_empty() {
             if let Some(slot) = self.store.find_work(work) {
                 self.answer_gets(slot, src);
