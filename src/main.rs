@@ -70,6 +70,12 @@ enum Fail {
     Usage(String),
 }
 
+/// A node for a configuration built from flags: a setting out of range is
+/// a usage error that names it.
+fn node(cfg: Config) -> Result<Node, Fail> {
+    Node::try_new(cfg).map_err(|e| Fail::Usage(e.to_string()))
+}
+
 fn rt<E: std::fmt::Display>(e: E) -> Fail {
     Fail::Runtime(e.to_string())
 }
@@ -469,7 +475,7 @@ fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
     cfg.track_novel = backup_path.is_some();
     let epoch_ns = cfg.epoch_ns;
     let (cap, nedges) = (cfg.dat_cap, cfg.edges.len());
-    let mut drv = Driver::bind(listen, Node::new(cfg)).map_err(|e| {
+    let mut drv = Driver::bind(listen, node(cfg)?).map_err(|e| {
         Fail::Runtime(format!(
             "cannot listen on {listen}: {e} (is another node using the port? choose one with -l ADDR)"
         ))
@@ -568,10 +574,10 @@ impl Client {
             Some(s) => parse_addr(&s)?,
             None => SocketAddr::from(([0u16; 8], 0)),
         };
-        let drv = match Driver::bind(listen, Node::new(cfg.clone())) {
+        let drv = match Driver::bind(listen, node(cfg.clone())?) {
             Ok(d) => d,
             Err(_) if m.opt_str("l").is_none() => {
-                Driver::bind(SocketAddr::from(([0, 0, 0, 0], 0)), Node::new(cfg))
+                Driver::bind(SocketAddr::from(([0, 0, 0, 0], 0)), node(cfg)?)
                     .map_err(|e| Fail::Runtime(format!("cannot open a UDP socket: {e}")))?
             }
             Err(e) => return Err(Fail::Runtime(format!("cannot listen on {listen}: {e}"))),

@@ -149,6 +149,96 @@ impl Config {
 
     /// Epochs in `ms` milliseconds (at least 1).
     pub fn epochs_in_ms(&self, ms: u64) -> u64 {
-        ((ms as u128 * 1_000_000 / self.epoch_ns.max(1) as u128) as u64).max(1)
+        let epochs = (ms as u128 * 1_000_000).checked_div(self.epoch_ns as u128);
+        epochs
+            .map_or(u64::MAX, |e| e.min(u64::MAX as u128) as u64)
+            .max(1)
+    }
+
+    /// Checks every setting once, when a node is built
+    /// ([`crate::Node::try_new`]): after this nothing re-checks them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one: [(&'static str, u64); 13] = [
+            ("epoch_ns (--epoch, --rate)", self.epoch_ns),
+            ("dat_cap (--cap)", self.dat_cap as u64),
+            ("dat_slack", self.dat_slack as u64),
+            ("filter_cap", self.filter_cap as u64),
+            ("outbox_slots", self.outbox_slots as u64),
+            ("ring", self.ring as u64),
+            ("ping_epochs", self.ping_epochs),
+            ("prune_epochs", self.prune_epochs),
+            ("seed_epochs", self.seed_epochs),
+            ("pull_epochs", self.pull_epochs),
+            ("untrusted_verify_epochs", self.untrusted_verify_epochs),
+            ("max_gets", self.max_gets as u64),
+            ("fanout", self.fanout as u64),
+        ];
+        for (name, v) in at_least_one {
+            if v == 0 {
+                return Err(ConfigError {
+                    name,
+                    want: "at least 1",
+                });
+            }
+        }
+        if self.fanout > crate::node::MAX_FANOUT {
+            return Err(ConfigError {
+                name: "fanout",
+                want: "at most MAX_FANOUT (8)",
+            });
+        }
+        if self.max_peers == 0 && self.edges.is_empty() {
+            return Err(ConfigError {
+                name: "max_peers",
+                want: "at least 1 (or some edges)",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A setting out of its range: names the setting (and its flag) and says
+/// what it must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The setting, with the `daved` flag that sets it where there is one.
+    pub name: &'static str,
+    /// What it must be.
+    pub want: &'static str,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} must be {}", self.name, self.want)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_setting_is_refused_once_and_named() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let bad = Config {
+            seed_epochs: 0,
+            ..Config::default()
+        };
+        let e = bad.validate().unwrap_err();
+        assert_eq!(e.to_string(), "seed_epochs must be at least 1");
+        assert!(crate::Node::try_new(bad).is_err());
+        let bad = Config {
+            epoch_ns: 0,
+            ..Config::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("--epoch"));
+        assert_eq!(bad.epochs_in_ms(5), u64::MAX, "no division by zero");
+        let bad = Config {
+            fanout: 9,
+            ..Config::default()
+        };
+        assert!(bad.validate().is_err());
     }
 }

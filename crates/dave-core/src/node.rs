@@ -6,7 +6,7 @@
 //! [`Node::peek_transmit`] and [`Node::pop_transmit`]; results leave as
 //! [`Event`]s. Everything is allocated in [`Node::new`].
 
-use crate::config::{Config, EVENT_SLOTS, GET_RESEND_PULLS};
+use crate::config::{Config, ConfigError, EVENT_SLOTS, GET_RESEND_PULLS};
 use crate::filter::{self, PacketFilter, Verdict};
 use crate::index::KeyedHash;
 use crate::note::{Note, Notes};
@@ -244,7 +244,6 @@ struct Outbox {
 
 impl Outbox {
     fn new(slots: usize) -> Outbox {
-        let slots = slots.max(1);
         Outbox {
             bufs: vec![0u8; slots * PACKET_MAX].into_boxed_slice(),
             lens: vec![0u16; slots].into_boxed_slice(),
@@ -323,7 +322,25 @@ pub struct Node {
 
 impl Node {
     /// A node with this configuration; allocates everything it will use.
+    ///
+    /// # Panics
+    ///
+    /// If the configuration is invalid ([`Config::validate`]); a shell that
+    /// builds one from user input calls [`Node::try_new`] instead.
     pub fn new(cfg: Config) -> Node {
+        match Node::try_new(cfg) {
+            Ok(n) => n,
+            Err(e) => panic!("invalid node configuration: {e}"),
+        }
+    }
+
+    /// A node with this configuration, once [`Config::validate`] accepts it.
+    pub fn try_new(cfg: Config) -> Result<Node, ConfigError> {
+        cfg.validate()?;
+        Ok(Node::build(cfg))
+    }
+
+    fn build(cfg: Config) -> Node {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
         let (k0, k1, k2, k3) = (
             rng.next_u64(),
@@ -343,13 +360,13 @@ impl Node {
             store: Store::new(cfg.dat_cap, cfg.dat_slack, KeyedHash::new(k2, k3)),
             peers,
             filter: PacketFilter::new(cfg.filter_cap),
-            ring: Vec::with_capacity(cfg.ring.max(1)),
+            ring: Vec::with_capacity(cfg.ring),
             ring_head: 0,
             ring_cursor: 0,
             outbox: Outbox::new(cfg.outbox_slots),
             events: VecDeque::with_capacity(EVENT_SLOTS),
             notes: Notes::new(cfg.notes),
-            gets: Vec::with_capacity(cfg.max_gets.max(1)),
+            gets: Vec::with_capacity(cfg.max_gets),
             next_get_id: 1,
             me: Vec::with_capacity(MAX_SELF_ADDRS),
             last_sent: Vec::with_capacity(MAX_FANOUT),
@@ -483,10 +500,10 @@ impl Node {
                 self.store.max_dats()
             ));
         }
-        if self.ring.len() > self.cfg.ring.max(1) {
+        if self.ring.len() > self.cfg.ring {
             return Err("ring above bound".into());
         }
-        if self.gets.len() > self.cfg.max_gets.max(1)
+        if self.gets.len() > self.cfg.max_gets
             || self.events.len() > EVENT_SLOTS
             || self.notes.len() > crate::note::NOTE_SLOTS
         {
@@ -603,19 +620,19 @@ impl Node {
     fn tick_one(&mut self) {
         let e = self.epoch;
         self.filter.reset();
-        if e % self.cfg.untrusted_verify_epochs.max(1) == 0
+        if e % self.cfg.untrusted_verify_epochs == 0
             && self.verify_tokens < self.cfg.untrusted_verify_burst
         {
             self.verify_tokens += 1;
         }
-        if e % self.cfg.seed_epochs.max(1) == 0 {
+        if e % self.cfg.seed_epochs == 0 {
             self.seed();
         }
-        if e % self.cfg.pull_epochs.max(1) == 0 {
+        if e % self.cfg.pull_epochs == 0 {
             self.pull();
         }
         self.sweep_peers();
-        if e % self.cfg.prune_epochs.max(1) == 0 {
+        if e % self.cfg.prune_epochs == 0 {
             self.prune();
         }
         if !self.gets.is_empty() {
@@ -714,7 +731,7 @@ impl Node {
         if n == 0 {
             return;
         }
-        let ping = self.cfg.ping_epochs.max(1);
+        let ping = self.cfg.ping_epochs;
         let mut visits = (n as u64).div_ceil(ping) as usize;
         let now = self.epoch;
         while visits > 0 && !self.peers.is_empty() {
@@ -771,7 +788,7 @@ impl Node {
                 continue;
             }
             if now >= g.next_send {
-                self.gets[i].next_send = now + GET_RESEND_PULLS * self.cfg.pull_epochs.max(1);
+                self.gets[i].next_send = now + GET_RESEND_PULLS * self.cfg.pull_epochs;
                 self.send_get(&g);
             }
             i += 1;
@@ -979,7 +996,7 @@ impl Node {
                 return Ok(id);
             }
         }
-        if self.gets.len() >= self.cfg.max_gets.max(1) {
+        if self.gets.len() >= self.cfg.max_gets {
             return Err(GetError::Busy);
         }
         self.next_get_id += 1;
@@ -987,7 +1004,7 @@ impl Node {
             id,
             query,
             deadline: self.epoch.saturating_add(opts.timeout_epochs),
-            next_send: self.epoch + GET_RESEND_PULLS * self.cfg.pull_epochs.max(1),
+            next_send: self.epoch + GET_RESEND_PULLS * self.cfg.pull_epochs,
             avoid: opts.avoid,
             to,
         };
@@ -1086,7 +1103,7 @@ impl Node {
                 self.novel_overflow = true;
             }
         }
-        let cap = self.cfg.ring.max(1);
+        let cap = self.cfg.ring;
         if self.ring.len() < cap {
             self.ring.push(work);
         } else {

@@ -97,7 +97,7 @@ impl Store {
     /// A store that keeps `cap` dats after each prune, with room for `slack`
     /// more between prunes. `hash` keys the indexes.
     pub fn new(cap: usize, slack: usize, hash: KeyedHash) -> Store {
-        let max_dats = cap + slack.max(1);
+        let max_dats = cap + slack;
         Store {
             metas: Vec::with_capacity(max_dats),
             arena: Vec::with_capacity(max_dats * (HDR + PACKET_MAX)),
