@@ -8,7 +8,7 @@
 
 use crate::control::{self, Request};
 use crate::gateway::{Gateway, Limits};
-use crate::status::{Parts, Report};
+use crate::status::{Parts, Report, SockStats};
 use crate::sys;
 use dave_core::canonical;
 use dave_core::wire::MTU;
@@ -37,25 +37,6 @@ const TICK_CHUNK: u64 = 32;
 pub const RCVBUF_BYTES: usize = 4 << 20;
 /// Send buffer asked of the kernel.
 pub const SNDBUF_BYTES: usize = 1 << 20;
-
-/// Socket-level counters (the node counts everything after the socket).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SockStats {
-    /// Datagrams received.
-    pub recv: u64,
-    /// Datagrams sent.
-    pub sent: u64,
-    /// Sends that failed for a reason other than WouldBlock (the datagram is dropped).
-    pub send_errors: u64,
-    /// Sends to an address family the socket cannot reach.
-    pub unreachable: u64,
-    /// Times a send would block (the datagram stayed queued).
-    pub would_block: u64,
-    /// Receive errors.
-    pub recv_errors: u64,
-    /// Wakes of the loop.
-    pub wakes: u64,
-}
 
 /// A node on a real socket.
 pub struct Driver {

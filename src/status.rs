@@ -2,10 +2,28 @@
 //! answer to `daved status` (text or JSON), and (for the HTTP gateway)
 //! Prometheus metrics. All are rendered from one [`Report`].
 
-use crate::driver::SockStats;
 use dave_core::{Node, Reason, Stats};
 use std::fmt::Write;
 use std::time::Duration;
+
+/// Socket-level counters (the node counts everything after the socket).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockStats {
+    /// Datagrams received.
+    pub recv: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Sends that failed for a reason other than WouldBlock (the datagram is dropped).
+    pub send_errors: u64,
+    /// Sends to an address family the socket cannot reach.
+    pub unreachable: u64,
+    /// Times a send would block (the datagram stayed queued).
+    pub would_block: u64,
+    /// Receive errors.
+    pub recv_errors: u64,
+    /// Wakes of the loop.
+    pub wakes: u64,
+}
 
 /// Everything reported, taken from a node at one moment, with rates over a
 /// window before it.

@@ -2,7 +2,9 @@
 //! network, with progress on a terminal (the layout and the transfer
 //! engines are `dave_files`; this is the command line around them).
 
-use crate::{key_path, parse_name, parse_num, rt, Client, Fail};
+use super::client::Client;
+use super::values::parse_name;
+use crate::{key_path, parse_num, rt, Fail};
 use dave::driver::wall_ms;
 use dave::keys;
 use dave_core::pow;
@@ -349,7 +351,11 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
     up.cancel(c.drv.node_mut());
     let took = t0.elapsed();
     let pow_secs = pow_done.unwrap_or(took).as_secs_f64();
-    let (work, pubkey) = root.expect("the root was made");
+    let Some((work, pubkey)) = root else {
+        return Err(Fail::Runtime(
+            "the upload ended before its root was made".into(),
+        ));
+    };
     let st = up.stats();
     let chunks = lay.chunk_pieces();
     let pointers = total - chunks - 1;
@@ -534,7 +540,11 @@ pub(crate) fn cmd_getf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
         return Err(e);
     }
     let took = t0.elapsed().as_secs_f64();
-    let info = dl.info().expect("complete").clone();
+    let Some(info) = dl.info().cloned() else {
+        return Err(Fail::Runtime(
+            "the download ended before the file's root was read".into(),
+        ));
+    };
     let target = match target {
         Some(t) => Some(t),
         None => match decide_target(&dest, &info.name) {
@@ -661,7 +671,11 @@ impl Part {
                 Ok("standard output".into())
             }
             Part::File(f, tmp) => {
-                let target = target.expect("a file destination");
+                let Some(target) = target else {
+                    return Err(Fail::Runtime(
+                        "no destination for the downloaded file".into(),
+                    ));
+                };
                 let r = f.sync_all().and_then(|_| {
                     if replace {
                         std::fs::rename(&tmp, target)

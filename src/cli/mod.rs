@@ -1,3 +1,6 @@
-//! The command line's commands that need more than one screen of code.
+//! The command line's commands; `main.rs` parses flags and dispatches here.
 
+pub mod client;
 pub mod files;
+pub mod run;
+pub mod values;

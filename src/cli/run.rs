@@ -1,0 +1,84 @@
+//! `daved` with no command: a node on a real socket until SIGINT or
+//! SIGTERM, with its backup file, control socket, status lines and gateway.
+
+use crate::{edges, node, node_config, parse_addr, parse_num, rt, Fail};
+use dave::backup::Backup;
+use dave::driver::Driver;
+use dave_core::pow;
+use dave_core::DEFAULT_PORT;
+use log::info;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
+    let listen = match m.opt_str("l") {
+        Some(s) => parse_addr(&s)?,
+        None => SocketAddr::from(([0u16; 8], DEFAULT_PORT)),
+    };
+    let status = parse_num::<u64>(m, "status", "a number of seconds")?.unwrap_or(10);
+    let mut cfg = node_config(m, edges(m)?)?;
+    let backup_path = m.opt_str("backup").map(PathBuf::from);
+    cfg.track_novel = backup_path.is_some();
+    let epoch_ns = cfg.epoch_ns;
+    let (cap, nedges) = (cfg.dat_cap, cfg.edges.len());
+    let mut drv = Driver::bind(listen, node(cfg)?).map_err(|e| {
+        Fail::Runtime(format!(
+            "cannot listen on {listen}: {e} (is another node using the port? choose one with -l ADDR)"
+        ))
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(rt)?;
+    }
+    if let Err(e) = drv.enable_control() {
+        log::warn!(
+            "/d/ctl cannot open the control socket @{}: {e} (daved status will not reach this node)",
+            dave::control::name(drv.local_addr().map_or(0, |a| a.port()))
+        );
+    }
+    if let Some(h) = m.opt_str("http") {
+        let addr = parse_addr(&h)?;
+        drv.enable_gateway(addr, dave::gateway::Limits::default())
+            .map_err(|e| {
+                Fail::Runtime(format!(
+                    "cannot serve HTTP on {addr}: {e} (choose another address with --http)"
+                ))
+            })?;
+    }
+    // Tell the node the time before loading: dats are checked against it.
+    let now = drv.now();
+    drv.node_mut().handle_tick(now);
+    let mut backup = match &backup_path {
+        Some(p) => Some(Backup::open(p, drv.node_mut(), pow::cores()).map_err(rt)?.0),
+        None => None,
+    };
+    info!(
+        "/d/start listening on {} epoch={epoch_ns}ns seed_rate={:.0}dats/s cap={cap} edges={nedges} dats={} rcvbuf={}",
+        drv.local_addr().map_err(rt)?,
+        1e9 / (dave_core::SEED_EPOCHS as f64 * epoch_ns as f64),
+        drv.node().store().len(),
+        drv.recv_buffer()
+    );
+    drv.run(&stop, Duration::from_secs(status), |node| {
+        if let Some(b) = backup.as_mut() {
+            b.after_turn(node);
+        }
+    })
+    .map_err(rt)?;
+    if let Some(b) = backup.take() {
+        b.close(drv.node_mut())
+            .map_err(|e| Fail::Runtime(format!("could not save the backup on stop: {e}")))?;
+    }
+    let s = drv.node().stats();
+    info!(
+        "/d/stop dats={} peers={} packets in={} out={}",
+        drv.node().store().len(),
+        drv.node().peers().len(),
+        s.packets_in,
+        s.packets_out
+    );
+    Ok(())
+}
