@@ -1,0 +1,103 @@
+//! Propagation: new dats put one after another into random nodes; how
+//! fast each reaches every node, the first (no trust yet) and the later
+//! ones, against push gossip's ideal.
+
+use super::{fmt_epochs, fmt_ms, median, nearest_rank, TRIAL_GAP_EPOCHS};
+use crate::engine::{all_hold, Sim, NEVER};
+use crate::error::SimError;
+use crate::report::Outcome;
+
+/// Push gossip's ideal: about log2 N + ln N rounds to reach every node.
+pub fn ideal_rounds(n: usize) -> f64 {
+    let n = n as f64;
+    n.log2() + n.ln()
+}
+
+pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
+    let cfg = sim.config().clone();
+    sim.run_until(cfg.warmup_epochs)?;
+    const QS: [u64; 4] = [50, 90, 99, 100];
+    // Per trial: the epochs to each share of QS, and the share of nodes
+    // whose first copy came straight from the writer.
+    let mut rows: Vec<([u64; 4], u64)> = Vec::new();
+    for _ in 0..cfg.trials {
+        let Some(src) = sim.random_up() else { break };
+        let k = sim.put_new(src, cfg.bits)?;
+        let start = sim.epoch();
+        loop {
+            sim.step()?;
+            let e = sim.epoch();
+            if e - start >= cfg.epochs || (e - start) % 16 == 0 && all_hold(sim, k) {
+                break;
+            }
+        }
+        let mut offs: Vec<u64> = sim
+            .up_nodes()
+            .into_iter()
+            .map(|i| match sim.first_held(i, k) {
+                NEVER => NEVER,
+                e => e - start,
+            })
+            .collect();
+        let (mut direct, mut relayed) = (0u64, 0u64);
+        for i in sim.up_nodes() {
+            match sim.first_from(i, k) {
+                Some(f) if f == src => direct += 1,
+                Some(_) => relayed += 1,
+                None => {}
+            }
+        }
+        offs.sort_unstable();
+        rows.push((
+            QS.map(|q| nearest_rank(&offs, q)),
+            100 * direct / (direct + relayed).max(1),
+        ));
+        o.arrivals.push(offs);
+        sim.untrack(k);
+        let until = sim.epoch() + TRIAL_GAP_EPOCHS;
+        sim.run_until(until)?;
+    }
+    o.put("trials", rows.len());
+    o.put("bits", cfg.bits);
+    // The first dat meets a network where all trust is zero; later dats
+    // meet the trust the earlier ones built (docs/protocol.md 5.3).
+    for (name, part) in [
+        ("first", &rows[..rows.len().min(1)]),
+        ("later", &rows[rows.len().min(1)..]),
+    ] {
+        if part.is_empty() {
+            continue;
+        }
+        for (j, q) in QS.iter().enumerate() {
+            let mut v: Vec<u64> = part.iter().map(|r| r.0[j]).collect();
+            let m = median(&mut v);
+            o.put(&format!("{name}_e{q}"), fmt_epochs(m));
+            o.put(&format!("{name}_ms{q}"), fmt_ms(&cfg, m));
+        }
+        let mut w: Vec<u64> = part.iter().map(|r| r.1).collect();
+        o.put(&format!("{name}_from_writer_pct"), median(&mut w));
+        let reached = part.iter().filter(|r| r.0[3] != NEVER).count();
+        o.put(
+            &format!("{name}_reached_all"),
+            format!("{reached}/{}", part.len()),
+        );
+    }
+    o.put("ideal_rounds", format!("{:.1}", ideal_rounds(cfg.nodes)));
+    for (j, q) in QS.iter().enumerate() {
+        o.put(
+            &format!("trials_e{q}"),
+            rows.iter()
+                .map(|r| fmt_epochs(r.0[j]))
+                .collect::<Vec<_>>()
+                .join(":"),
+        );
+    }
+    o.put(
+        "trials_from_writer_pct",
+        rows.iter()
+            .map(|r| r.1.to_string())
+            .collect::<Vec<_>>()
+            .join(":"),
+    );
+    Ok(())
+}
