@@ -1,0 +1,365 @@
+//! HTTP on the gateway's connections: parsing a request within the size
+//! limits ([`parse_request`]), responses, a connection's state, and
+//! accepting, reading, writing and closing connections (one request per
+//! connection, answered with `Connection: close`).
+
+use super::{Gateway, Limits, FIRST_CONN};
+use crate::json;
+use crate::status::Report;
+use dave_core::{GetId, Node};
+use log::debug;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    Reading,
+    Waiting {
+        id: GetId,
+        raw: bool,
+    },
+    /// Reading a file for the connection (see [`FileRead`](super::downloads::FileRead)).
+    File,
+    Writing,
+}
+
+pub(super) struct Conn {
+    pub(super) stream: TcpStream,
+    pub(super) peer: SocketAddr,
+    pub(super) buf: Vec<u8>,
+    pub(super) out: Vec<u8>,
+    pub(super) written: usize,
+    pub(super) state: State,
+    pub(super) opened: Instant,
+    pub(super) last: Instant,
+}
+
+/// A parsed request, owned so the connection buffer can be reused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Req {
+    /// The method.
+    pub method: String,
+    /// The path, with any query.
+    pub path: String,
+    /// `Accept` asks for `application/octet-stream`.
+    pub accept_raw: bool,
+    /// The body (Content-Length bytes).
+    pub body: Vec<u8>,
+}
+
+/// What the bytes received so far amount to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// More bytes are needed.
+    Incomplete,
+    /// A whole request.
+    Done(Req),
+    /// A request the gateway refuses: status code, error name, message.
+    Refused {
+        /// HTTP status.
+        code: u16,
+        /// Short error name.
+        error: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Parses the bytes a connection has sent (httparse for the head), within
+/// the size limits.
+pub fn parse_request(buf: &[u8], limits: &Limits) -> Parsed {
+    let refuse = |code, error, message: String| Parsed::Refused {
+        code,
+        error,
+        message,
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() >= limits.header_max {
+                return refuse(
+                    413,
+                    "too_large",
+                    format!(
+                        "the request head is larger than {} bytes",
+                        limits.header_max
+                    ),
+                );
+            }
+            return Parsed::Incomplete;
+        }
+        Err(e) => return refuse(400, "bad_request", format!("malformed HTTP request: {e}")),
+    };
+    if head_len > limits.header_max {
+        return refuse(
+            413,
+            "too_large",
+            format!(
+                "the request head is larger than {} bytes",
+                limits.header_max
+            ),
+        );
+    }
+    let mut body_len = 0usize;
+    let mut accept_raw = false;
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            match std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+            {
+                Some(n) => body_len = n,
+                None => return refuse(400, "bad_request", "bad Content-Length".into()),
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return refuse(
+                400,
+                "bad_request",
+                "chunked bodies are not accepted: send Content-Length".into(),
+            );
+        } else if h.name.eq_ignore_ascii_case("accept") {
+            accept_raw =
+                std::str::from_utf8(h.value).is_ok_and(|v| v.contains("application/octet-stream"));
+        }
+    }
+    if body_len > limits.body_max {
+        return refuse(
+            413,
+            "too_large",
+            format!("the body is larger than {} bytes", limits.body_max),
+        );
+    }
+    if buf.len() < head_len + body_len {
+        return Parsed::Incomplete;
+    }
+    Parsed::Done(Req {
+        method: req.method.unwrap_or("").to_string(),
+        path: req.path.unwrap_or("").to_string(),
+        accept_raw,
+        body: buf[head_len..head_len + body_len].to_vec(),
+    })
+}
+
+/// An HTTP response.
+pub(super) struct Resp {
+    pub(super) code: u16,
+    pub(super) ctype: &'static str,
+    pub(super) body: Vec<u8>,
+    pub(super) extra: std::borrow::Cow<'static, str>,
+}
+
+impl Resp {
+    pub(super) fn json(code: u16, body: String) -> Resp {
+        Resp {
+            code,
+            ctype: "application/json; charset=utf-8",
+            body: body.into_bytes(),
+            extra: "".into(),
+        }
+    }
+
+    pub(super) fn error(code: u16, error: &str, message: &str) -> Resp {
+        Resp::json(
+            code,
+            format!(
+                "{{\"error\":\"{}\",\"message\":\"{}\"}}",
+                json::escape(error),
+                json::escape(message)
+            ),
+        )
+    }
+
+    pub(super) fn bytes(&self) -> Vec<u8> {
+        let reason = match self.code {
+            200 => "OK",
+            202 => "Accepted",
+            204 => "No Content",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            408 => "Request Timeout",
+            413 => "Content Too Large",
+            429 => "Too Many Requests",
+            501 => "Not Implemented",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
+            _ => "Error",
+        };
+        let mut h = format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\
+             Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS\r\n\
+             Access-Control-Allow-Headers: Content-Type, Accept\r\nX-Content-Type-Options: nosniff\r\n\
+             Cache-Control: no-store\r\n{}\r\n",
+            self.code,
+            self.ctype,
+            self.body.len(),
+            self.extra
+        )
+        .into_bytes();
+        h.extend_from_slice(&self.body);
+        h
+    }
+}
+
+impl Gateway {
+    pub(super) fn accept(&mut self, registry: &Registry) {
+        loop {
+            let (mut stream, peer) = match self.listener.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    debug!("/gw/accept/error {e}");
+                    return;
+                }
+            };
+            let Some(slot) = self.conns.iter().position(Option::is_none) else {
+                self.stats.refused_busy += 1;
+                debug!("/gw/refuse/busy {peer}");
+                let _ = stream.write(
+                    &Resp::error(503, "busy", "too many connections; try again shortly").bytes(),
+                );
+                continue;
+            };
+            if registry
+                .register(
+                    &mut stream,
+                    Token(FIRST_CONN + slot),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
+                continue;
+            }
+            self.stats.conns += 1;
+            let now = Instant::now();
+            self.conns[slot] = Some(Conn {
+                stream,
+                peer,
+                buf: Vec::with_capacity(4096),
+                out: Vec::new(),
+                written: 0,
+                state: State::Reading,
+                opened: now,
+                last: now,
+            });
+        }
+    }
+
+    pub(super) fn close(&mut self, slot: usize, registry: &Registry) {
+        if let Some(mut c) = self.conns[slot].take() {
+            let _ = registry.deregister(&mut c.stream);
+        }
+    }
+
+    pub(super) fn respond(&mut self, slot: usize, r: Resp, registry: &Registry) {
+        match r.code {
+            200..=299 => self.stats.ok += 1,
+            400 => self.stats.bad_requests += 1,
+            404 => self.stats.not_found += 1,
+            405 => self.stats.bad_method += 1,
+            408 => self.stats.timeouts += 1,
+            413 => self.stats.too_large += 1,
+            429 => self.stats.rate_limited += 1,
+            _ => {}
+        }
+        if let Some(c) = self.conns[slot].as_mut() {
+            debug!("/gw/resp {} {} bytes to {}", r.code, r.body.len(), c.peer);
+            c.out = r.bytes();
+            c.written = 0;
+            c.state = State::Writing;
+        }
+        self.write(slot, registry);
+    }
+
+    pub(super) fn write(&mut self, slot: usize, registry: &Registry) {
+        let Some(c) = self.conns[slot].as_mut() else {
+            return;
+        };
+        while c.written < c.out.len() {
+            match c.stream.write(&c.out[c.written..]) {
+                Ok(0) => break,
+                Ok(n) => c.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = c.stream.flush();
+        let _ = c.stream.shutdown(std::net::Shutdown::Write);
+        self.close(slot, registry);
+    }
+
+    pub(super) fn read(
+        &mut self,
+        slot: usize,
+        registry: &Registry,
+        node: &mut Node,
+        report: &dyn Fn(&Node) -> Report,
+    ) {
+        let cap = self.limits.header_max + self.limits.body_max;
+        let mut eof = false;
+        {
+            let Some(c) = self.conns[slot].as_mut() else {
+                return;
+            };
+            let mut chunk = [0u8; 4096];
+            loop {
+                if c.buf.len() >= cap {
+                    break;
+                }
+                match c.stream.read(&mut chunk) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        let take = n.min(cap - c.buf.len());
+                        c.buf.extend_from_slice(&chunk[..take]);
+                        c.last = Instant::now();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        eof = true;
+                        break;
+                    }
+                }
+            }
+        }
+        match self.parse(slot) {
+            Ok(Some(req)) => {
+                self.stats.requests += 1;
+                self.handle(slot, req, registry, node, report);
+            }
+            Ok(None) if eof => self.close(slot, registry),
+            Ok(None) => {}
+            Err(r) => self.respond(slot, r, registry),
+        }
+    }
+
+    /// A complete request, `None` if more bytes are needed, or the refusal.
+    fn parse(&mut self, slot: usize) -> Result<Option<Req>, Resp> {
+        let Some(c) = self.conns[slot].as_mut() else {
+            return Ok(None);
+        };
+        match parse_request(&c.buf, &self.limits) {
+            Parsed::Incomplete => Ok(None),
+            Parsed::Refused {
+                code,
+                error,
+                message,
+            } => Err(Resp::error(code, error, &message)),
+            Parsed::Done(r) => {
+                c.buf.clear();
+                Ok(Some(r))
+            }
+        }
+    }
+}

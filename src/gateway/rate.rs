@@ -1,0 +1,55 @@
+//! Per-client rate limiting: a token bucket per client address (IPv6: per
+//! /64), refilled at [`Limits::rate_per_s`](super::Limits::rate_per_s) up
+//! to [`Limits::burst`](super::Limits::burst), the least recently seen
+//! client forgotten when [`Limits::clients`](super::Limits::clients) are
+//! tracked.
+
+use super::Gateway;
+use std::net::IpAddr;
+use std::time::Instant;
+
+#[derive(Clone, Copy)]
+pub(super) struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Gateway {
+    /// Spends one token of the client's bucket; false when it is empty.
+    pub(super) fn allow(&mut self, peer: IpAddr) -> bool {
+        let key = match peer.to_canonical() {
+            IpAddr::V6(v6) => {
+                // A /64 is what one IPv6 client usually has.
+                let mut o = v6.octets();
+                o[8..].fill(0);
+                IpAddr::from(o)
+            }
+            v4 => v4,
+        };
+        let now = Instant::now();
+        if !self.buckets.contains_key(&key) && self.buckets.len() >= self.limits.clients {
+            // Forget the least recently seen client.
+            if let Some(old) = self
+                .buckets
+                .iter()
+                .min_by_key(|(_, b)| b.last)
+                .map(|(k, _)| *k)
+            {
+                self.buckets.remove(&old);
+            }
+        }
+        let (rate, burst) = (self.limits.rate_per_s, self.limits.burst);
+        let b = self.buckets.entry(key).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
