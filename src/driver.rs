@@ -25,8 +25,7 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const SOCK: Token = Token(0);
-const CONTROL: Token = Token(1);
+use crate::tokens::{CONTROL, SOCK};
 /// Snapshots kept for rates: one a second.
 const SNAPSHOTS: usize = 10;
 /// Datagrams read per wake before other work gets a turn.

@@ -18,3 +18,4 @@ pub mod keys;
 pub mod logfmt;
 pub mod status;
 pub mod sys;
+pub mod tokens;

@@ -57,9 +57,8 @@ use std::time::{Duration, Instant};
 /// answers from the node's own store).
 const FILE_ROUNDS: usize = 64;
 
-/// Token of the listening socket; connections use the tokens after it.
-pub const LISTEN_TOKEN: Token = Token(2);
-const FIRST_CONN: usize = 3;
+pub(crate) use crate::tokens::GATEWAY_CONN as FIRST_CONN;
+pub use crate::tokens::GATEWAY_LISTEN as LISTEN_TOKEN;
 
 /// The gateway's bounds. Every one reached is a counted refusal.
 #[derive(Clone, Debug)]
