@@ -1,0 +1,58 @@
+//! A node's counters.
+
+use super::*;
+
+/// Counters. Cheap to copy; drivers diff two copies to get rates.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Datagrams handled.
+    pub packets_in: u64,
+    /// Bytes handled.
+    pub bytes_in: u64,
+    /// Datagrams queued for sending.
+    pub packets_out: u64,
+    /// Bytes queued for sending.
+    pub bytes_out: u64,
+    /// Accepted datagrams by op.
+    pub in_by_op: PerOp,
+    /// Queued datagrams by op.
+    pub out_by_op: PerOp,
+    /// Drops by [`Reason`] (index order of [`Reason::all`]).
+    pub drops: [u64; REASONS],
+    /// PUTs for dats already held.
+    pub puts_known: u64,
+    /// Novel PUTs (new names and replacements).
+    pub puts_novel: u64,
+    /// GETs answered.
+    pub gets_answered: u64,
+    /// Packets whose filter insert evicted another key (the filter is saturated).
+    pub filter_saturated: u64,
+    /// Sends dropped because the outbox was full.
+    pub outbox_full: u64,
+    /// Peers added.
+    pub peers_added: u64,
+    /// Peers dropped for silence.
+    pub peers_dropped: u64,
+    /// Peers not added because the table was full.
+    pub peers_full: u64,
+    /// Peer descriptors refused (self, scope, or already known).
+    pub pds_refused: u64,
+    /// Dats removed by pruning.
+    pub dats_pruned: u64,
+    /// Epochs skipped because the driver fell too far behind.
+    pub epochs_skipped: u64,
+    /// Application events lost because nobody drained them.
+    pub events_lost: u64,
+}
+
+impl Stats {
+    /// The count for one reason.
+    pub fn drop_count(&self, r: Reason) -> u64 {
+        self.drops[r.index()]
+    }
+
+    /// All drops together.
+    pub fn drops_total(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}

@@ -1,0 +1,229 @@
+//! Time: what a node does each epoch (seeds, pulls, pings and drops,
+//! prunes, request timeouts).
+
+use super::*;
+
+impl Node {
+    /// Advances to `now.epoch`, running every task that fell due (at most
+    /// [`MAX_CATCHUP_EPOCHS`]; older epochs are skipped and counted).
+    ///
+    /// One call is one batch: a peer is seeded at most one dat per batch,
+    /// because a receiver reads a burst in one go and its packet filter
+    /// would pass only one of them anyway (docs/protocol.md 5.5).
+    pub fn handle_tick(&mut self, now: Now) {
+        self.now_ms = now.unix_ms;
+        self.batch += 1;
+        if !self.started {
+            self.started = true;
+            self.epoch = now.epoch;
+            self.ping_edges();
+        }
+        if now.epoch <= self.epoch {
+            return;
+        }
+        let gap = now.epoch - self.epoch;
+        if gap > MAX_CATCHUP_EPOCHS {
+            let skip = gap - MAX_CATCHUP_EPOCHS;
+            self.stats.epochs_skipped += skip;
+            self.epoch += skip;
+        }
+        while self.epoch < now.epoch {
+            self.epoch += 1;
+            self.tick_one();
+        }
+    }
+
+    pub(super) fn ping_edges(&mut self) {
+        for i in 0..self.peers.len() {
+            if self.peers.get(i).edge {
+                self.ping(i);
+            }
+        }
+    }
+
+    pub(super) fn tick_one(&mut self) {
+        let e = self.epoch;
+        self.filter.reset();
+        if e % self.cfg.untrusted_verify_epochs == 0
+            && self.verify_tokens < self.cfg.untrusted_verify_burst
+        {
+            self.verify_tokens += 1;
+        }
+        if e % self.cfg.seed_epochs == 0 {
+            self.seed();
+        }
+        if e % self.cfg.pull_epochs == 0 {
+            self.pull();
+        }
+        self.sweep_peers();
+        if e % self.cfg.prune_epochs == 0 {
+            self.prune();
+        }
+        if !self.gets.is_empty() {
+            self.tick_gets();
+        }
+    }
+
+    /// Peers that may be sent seeded, pushed or pulled dats: in the table
+    /// for DELAY epochs (or an edge), and heard from within 2·PING.
+    pub fn gossip_ok(p: &Peer, now: u64, cfg: &Config) -> bool {
+        (p.edge || now.saturating_sub(p.added) >= cfg.delay_epochs)
+            && p.silence(now) < 2 * cfg.ping_epochs
+    }
+
+    pub(super) fn select(&mut self, ok: impl FnMut(&Peer) -> bool) -> Option<usize> {
+        let (a, b, c) = (self.rand(), self.rand(), self.rand());
+        self.peers.select(self.cfg.probe, a, b, c, ok)
+    }
+
+    /// A peer for gossip; with `seed`, one not yet seeded in this batch.
+    pub(super) fn select_gossip(&mut self, seed: bool) -> Option<usize> {
+        let now = self.epoch;
+        let batch = if seed { self.batch } else { NEVER - 1 };
+        let cfg = &self.cfg;
+        let (a, b, c) = (
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+        );
+        self.peers.select(cfg.probe, a, b, c, |p| {
+            p.seeded_batch != batch && Self::gossip_ok(p, now, cfg)
+        })
+    }
+
+    pub(super) fn seed(&mut self) {
+        if self.store.is_empty() {
+            return;
+        }
+        let Some(pi) = self.select_gossip(true) else {
+            return;
+        };
+        self.peers.get_mut(pi).seeded_batch = self.batch;
+        let to = self.peers.get(pi).addr;
+        self.seed_flip = !self.seed_flip;
+        let slot = if self.seed_flip || self.ring.is_empty() {
+            let r = self.rand();
+            self.store.random(r)
+        } else {
+            self.ring_cursor = (self.ring_cursor + 1) % self.ring.len();
+            let w = self.ring[self.ring_cursor];
+            self.store.find_work(&w)
+        };
+        if let Some(s) = slot {
+            self.enqueue_dat(to, s);
+        }
+    }
+
+    pub(super) fn pull(&mut self) {
+        let r = self.rand();
+        let Some(slot) = self.store.random(r) else {
+            return;
+        };
+        let Some(pi) = self.select_gossip(false) else {
+            return;
+        };
+        let to = self.peers.get(pi).addr;
+        let Some(n) = self.store.name(slot) else {
+            return;
+        };
+        let (pubkey, mut key) = (*n.pubkey, [0u8; KEY_MAX]);
+        let klen = n.key.len();
+        key[..klen].copy_from_slice(n.key);
+        let m = Msg {
+            op: Op::Get,
+            key: &key[..klen],
+            pubkey: &pubkey,
+            ..Msg::default()
+        };
+        self.enqueue(to, &m);
+    }
+
+    pub(super) fn ping(&mut self, i: usize) {
+        let now = self.epoch;
+        let p = self.peers.get_mut(i);
+        p.pinged = now;
+        p.awaiting_peer = true;
+        let to = p.addr;
+        self.notes.event(|| Note::Pinged(to));
+        self.enqueue(to, &Msg::op(Op::Getpeer));
+    }
+
+    /// Visits a share of the table each epoch, so every peer is checked
+    /// about once per PING epochs and pings are spread out, not bursty.
+    pub(super) fn sweep_peers(&mut self) {
+        let n = self.peers.len();
+        if n == 0 {
+            return;
+        }
+        let ping = self.cfg.ping_epochs;
+        let mut visits = (n as u64).div_ceil(ping) as usize;
+        let now = self.epoch;
+        while visits > 0 && !self.peers.is_empty() {
+            visits -= 1;
+            if self.ping_cursor >= self.peers.len() {
+                self.ping_cursor = 0;
+            }
+            let i = self.ping_cursor;
+            let p = *self.peers.get(i);
+            let heard = if p.seen == NEVER { p.added } else { p.seen };
+            let silence = now.saturating_sub(heard);
+            if !p.edge && silence >= self.cfg.drop_epochs {
+                let addr = p.addr;
+                self.notes.event(|| Note::PeerDropped { addr, silence });
+                self.peers.remove(i);
+                self.stats.peers_dropped += 1;
+                continue; // the last peer moved into slot i
+            }
+            let due = p.seen == NEVER || silence >= ping;
+            let rested = p.pinged == NEVER || now.saturating_sub(p.pinged) >= ping;
+            if due && rested {
+                self.ping(i);
+            }
+            self.ping_cursor += 1;
+        }
+    }
+
+    /// Prunes the store to DAT_CAP now (as every PRUNE epochs).
+    pub fn prune_now(&mut self) {
+        self.prune();
+    }
+
+    pub(super) fn prune(&mut self) {
+        let r = self.store.prune(self.now_ms);
+        if r.before > r.kept {
+            self.stats.dats_pruned += (r.before - r.kept) as u64;
+        }
+        self.notes.push(Note::Pruned {
+            kept: r.kept,
+            before: r.before,
+            cap: self.store.cap(),
+            peers: self.peers.len(),
+        });
+    }
+
+    pub(super) fn tick_gets(&mut self) {
+        let now = self.epoch;
+        let mut i = 0;
+        while i < self.gets.len() {
+            let g = self.gets[i];
+            if now >= g.deadline {
+                self.gets.swap_remove(i);
+                self.push_event(Event::TimedOut { id: g.id });
+                continue;
+            }
+            if now >= g.next_send {
+                self.gets[i].next_send = now + GET_RESEND_PULLS * self.cfg.pull_epochs;
+                self.send_get(&g);
+            }
+            i += 1;
+        }
+    }
+
+    pub(super) fn push_event(&mut self, e: Event) {
+        if self.events.len() == EVENT_SLOTS {
+            self.events.pop_front();
+            self.stats.events_lost += 1;
+        }
+        self.events.push_back(e);
+    }
+}
