@@ -123,11 +123,8 @@ impl Download {
                 .iter()
                 .take(64)
                 .position(|(_, tried, at)| *at <= now && tried & bit == 0);
-            let (want, tried) = match pos {
-                Some(p) => {
-                    let (w, t, _) = self.retries.remove(p).expect("found");
-                    (w, t)
-                }
+            let (want, tried) = match pos.and_then(|p| self.retries.remove(p)) {
+                Some((w, t, _)) => (w, t),
                 None => match self.fetch.next_want() {
                     Some(w) => (w, 0),
                     None => continue,

@@ -299,7 +299,7 @@ impl Fetch {
                 level: u8::MAX,
             },
             RootRef::Name { pubkey, key } => Want {
-                query: Query::name(pubkey, &key).expect("32-byte key"),
+                query: Query::name32(pubkey, &key),
                 key,
                 level: u8::MAX,
             },
@@ -317,7 +317,7 @@ impl Fetch {
         for level in (0..self.queues.len()).rev() {
             if let Some(key) = self.queues[level].pop_front() {
                 return Some(Want {
-                    query: Query::name(pubkey, &key).expect("32-byte key"),
+                    query: Query::name32(pubkey, &key),
                     key,
                     level: level as u8,
                 });
@@ -371,7 +371,9 @@ impl Fetch {
         if want.level == u8::MAX {
             return self.deliver_root(m, sink);
         }
-        let info = self.info.as_ref().expect("children come after the root");
+        let Some(info) = self.info.as_ref() else {
+            return Ok(0); // not asked for before the root: nobody waits for it
+        };
         let Some(places) = self.waiting.get(&(want.key, want.level)) else {
             return Ok(0); // a duplicate answer
         };
@@ -410,10 +412,9 @@ impl Fetch {
                 ),
             ));
         }
-        let places = self
-            .waiting
-            .remove(&(want.key, want.level))
-            .expect("checked");
+        let Some(places) = self.waiting.remove(&(want.key, want.level)) else {
+            return Ok(0);
+        };
         let shape = info.shape.clone();
         if want.level == 0 {
             for p in &places {
@@ -461,7 +462,11 @@ impl Fetch {
     /// Checks a pointer's (or the root's) child list against the shape and
     /// queues the children.
     fn open(&mut self, key: &[u8; 32], place: Place, children: &[u8]) -> Result<(), FetchError> {
-        let shape = self.info.as_ref().expect("root known").shape.clone();
+        let Some(shape) = self.info.as_ref().map(|i| i.shape.clone()) else {
+            return Err(FetchError::Refused(
+                "a pointer was opened before the root".into(),
+            ));
+        };
         let n = (children.len() / REF) as u64;
         let expect = shape.children(place.level, place.index);
         if n != expect {
@@ -475,7 +480,9 @@ impl Fetch {
         let below = place.level - 1;
         let first_child = place.index * shape.fanout as u64;
         for (j, c) in children.chunks_exact(REF).enumerate() {
-            let c: [u8; 32] = c.try_into().expect("32 bytes");
+            let Ok(c) = <[u8; 32]>::try_from(c) else {
+                continue; // chunks_exact(REF) gives REF = 32 bytes
+            };
             if below > 0 {
                 match self.pointer_levels.get(&c) {
                     Some(&l) if l > below => {

@@ -183,7 +183,9 @@ pub fn decode(val: &[u8]) -> Result<Header<'_>, String> {
             if val.len() < ROOT_HEADER {
                 return Err(format!("{} bytes is too short for a root", val.len()));
             }
-            let len = u64::from_le_bytes(val[4..12].try_into().expect("8 bytes"));
+            let len = u64::from_le_bytes([
+                val[4], val[5], val[6], val[7], val[8], val[9], val[10], val[11],
+            ]);
             let chunk = u16::from_le_bytes([val[12], val[13]]);
             let fanout = val[14];
             let nlen = val[15] as usize;
@@ -347,7 +349,7 @@ pub fn layout(data: &[u8], name: &[u8]) -> Result<Layout, LayoutError> {
         keys = up;
     }
     let shape = Shape::new(data.len() as u64, CHUNK as u32, FANOUT as u32, level + 1)
-        .expect("the writer's own parameters are valid");
+        .map_err(|_| LayoutError::TooLarge(data.len() as u64))?;
     debug_assert_eq!(shape.count(level), keys.len() as u64);
     let val = encode_root(&shape, name, &keys);
     let root_key = name_of(&val);

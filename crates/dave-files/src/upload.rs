@@ -190,7 +190,9 @@ impl Upload {
             let Some(i) = self.next_push(bit) else {
                 continue;
             };
-            let dat = self.dats[i].as_ref().expect("queued dats are added");
+            let Some(dat) = self.dats[i].as_ref() else {
+                continue; // only added dats are queued
+            };
             let time = dat.time_ms.to_le_bytes();
             match node.put_to(&dat.msg(&time), &[lane.addr]) {
                 Ok(_) => self.stats.puts += 1,
@@ -204,7 +206,9 @@ impl Upload {
             // Asked back at once: a peer reads its datagrams in order, so
             // the GET finds the PUT stored (they are different ops, so its
             // filter passes both), and the answer clocks the next pair.
-            let q = Query::name(dat.pubkey, &dat.key).expect("32-byte key");
+            let Some(q) = Query::name(dat.pubkey, &dat.key) else {
+                continue; // a file's dats have 32-byte keys
+            };
             let opts = GetOpts {
                 timeout_epochs,
                 network_only: true,

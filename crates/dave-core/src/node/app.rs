@@ -20,6 +20,16 @@ pub enum Query {
 }
 
 impl Query {
+    /// A query by a name whose key is 32 bytes (a file's pieces are named
+    /// so): always fits.
+    pub fn name32(pubkey: [u8; 32], key: &[u8; 32]) -> Query {
+        Query::Name {
+            pubkey,
+            key: *key,
+            key_len: 32,
+        }
+    }
+
     /// A query by name; `None` if the key is longer than 32 bytes.
     pub fn name(pubkey: [u8; 32], key: &[u8]) -> Option<Query> {
         if key.len() > KEY_MAX {
