@@ -1,7 +1,7 @@
 //! An owned dat, and making one: proof of work on every core, then a signature.
 
 use crate::pow;
-use crate::wire::{Msg, Op, Put, KEY_MAX};
+use crate::wire::{Msg, Put, KEY_MAX};
 use ed25519_dalek::SigningKey;
 use std::sync::atomic::AtomicU64;
 
@@ -93,17 +93,7 @@ impl Dat {
 
     /// A borrowed PUT message of this dat (the time bytes live in `time`).
     pub fn msg<'a>(&'a self, time: &'a [u8; 8]) -> Msg<'a> {
-        Msg {
-            op: Op::Put,
-            key: &self.key,
-            val: &self.val,
-            time,
-            salt: &self.salt,
-            work: &self.work,
-            pubkey: &self.pubkey,
-            sig: &self.sig,
-            ..Msg::default()
-        }
+        self.put(time).msg()
     }
 
     /// The typed PUT of this dat (the time bytes live in `time`).
