@@ -1,7 +1,7 @@
 //! The few system calls std does not offer: socket buffer sizes, dual-stack
 //! sockets, the host's interface addresses, and receiving many datagrams in
-//! one call (`recvmmsg`). With `pow_simd.rs` (SIMD intrinsics), this is
-//! one of the two modules with `unsafe` code.
+//! one call (`recvmmsg`). With dave-core's `pow_simd` (SIMD intrinsics),
+//! this is one of the two modules with `unsafe` code.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
