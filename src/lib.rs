@@ -13,6 +13,7 @@ pub mod backup;
 pub mod control;
 pub mod driver;
 pub mod gateway;
+pub mod handshake;
 pub mod json;
 pub mod keys;
 pub mod logfmt;

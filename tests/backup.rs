@@ -232,7 +232,8 @@ fn appended_dats_survive_a_clean_stop_and_peers_are_remembered() {
         n.put(&d.msg(&time)).unwrap();
     }
     let peer: std::net::SocketAddr = "192.0.2.44:1618".parse().unwrap();
-    n.handle_packet(peer, &[]);
+    dave_core::testing::handshake(&mut n, peer);
+    assert!(n.peers().find(peer).is_some());
     b.after_turn(&mut n);
     assert_eq!(b.appended, 10);
     b.close(&mut n).unwrap();
@@ -245,5 +246,8 @@ fn appended_dats_survive_a_clean_stop_and_peers_are_remembered() {
     let (_, rep) = Backup::open(&path, &mut n2, 1).unwrap();
     assert_eq!(rep.loaded, 10);
     assert_eq!(held(&n2, &dats), 10);
-    assert!(n2.peers().find(peer).is_some(), "saved peer restored");
+    // A saved peer comes back as a candidate: it must prove its address
+    // again before it is a peer.
+    assert!(n2.peers().find(peer).is_none());
+    assert_eq!(n2.candidates(), 1, "saved peer restored as a candidate");
 }

@@ -12,13 +12,13 @@
 
 use dave_core::pow;
 use dave_core::wire::{
-    self, encode_into, DecodeError, EncodeError, Hex, Msg, Op, Packet, Pd, MTU, NPEER, PACKET_MAX,
+    self, encode_into, DecodeError, EncodeError, Hex, Msg, Op, Packet, Pd, MTU, PACKET_MAX,
 };
 
-/// Decodes into the typed packet and back into the message that encodes
-/// it: what the round-trip tests compare.
+/// Decodes into the typed datagram and back into the message that encodes
+/// it (token included): what the round-trip tests compare.
 fn decode(b: &[u8]) -> Result<Msg<'_>, DecodeError> {
-    wire::decode(b).map(|p| p.msg())
+    wire::decode_datagram(b).map(|d| d.msg())
 }
 use dave_core::Dat;
 use ed25519_dalek::SigningKey;
@@ -300,6 +300,9 @@ struct Vectors {
     get_by_work: Vec<u8>,
     get_by_name: Vec<u8>,
     peer_two: Vec<u8>,
+    cookie_secret: [u8; 32],
+    /// (ip, port, keyed-hash input, cookie).
+    cookies: Vec<(String, u16, Vec<u8>, [u8; 8])>,
 }
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/protocol.json");
@@ -315,8 +318,31 @@ fn vectors() -> Vectors {
             "ed25519_public_key",
             "puts",
             "messages",
+            "cookies",
         ],
     );
+    let cookies = root
+        .get("cookies")
+        .exact_keys("cookies", &["about", "secret", "vectors"]);
+    let cookie_secret: [u8; 32] = cookies.get("secret").hex_n();
+    let cookies: Vec<(String, u16, Vec<u8>, [u8; 8])> = cookies
+        .get("vectors")
+        .arr()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            c.exact_keys(&format!("cookies[{i}]"), &["ip", "port", "input", "cookie"]);
+            let Json::Str(ip) = c.get("ip") else {
+                panic!("vectors: cookies[{i}].ip is not a string")
+            };
+            (
+                ip.clone(),
+                u16::try_from(c.get("port").num()).expect("a port"),
+                c.get("input").hex(),
+                c.get("cookie").hex_n(),
+            )
+        })
+        .collect();
     let puts: Vec<PutVector> = root
         .get("puts")
         .arr()
@@ -365,6 +391,8 @@ fn vectors() -> Vectors {
         get_by_work: msgs.get("get_by_work").hex(),
         get_by_name: msgs.get("get_by_name").hex(),
         peer_two: msgs.get("peer_two").hex(),
+        cookie_secret,
+        cookies,
     }
 }
 
@@ -493,11 +521,17 @@ fn put_vectors() {
 fn message_vectors() {
     let v = vectors();
 
-    // An empty datagram is a GETPEER (op 0 is the proto3 default).
+    // An empty datagram is what a bare GETPEER encodes to (op 0 is the
+    // proto3 default); revision 2 requires a cookie, so it decodes as
+    // missing_field, and with one appended it is a GETPEER.
     assert!(v.getpeer.is_empty());
-    let d = decode(&v.getpeer).expect("getpeer");
-    assert_eq!(d, Msg::op(Op::Getpeer));
-    assert_eq!(encode_vec(&d), v.getpeer, "getpeer re-encodes to nothing");
+    assert_eq!(encode_vec(&Msg::op(Op::Getpeer)), v.getpeer);
+    assert_eq!(wire::decode(&v.getpeer), Err(DecodeError::Missing));
+    let with_cookie = [&v.getpeer[..], &[0x52, 8], &[9; 8]].concat();
+    assert_eq!(
+        wire::decode(&with_cookie),
+        Ok(Packet::Getpeer { cookie: &[9; 8] })
+    );
 
     let d = decode(&v.get_by_work).expect("get_by_work");
     let work: Vec<u8> = (0u8..32).collect();
@@ -527,19 +561,28 @@ fn message_vectors() {
         "get_by_name re-encodes byte-identically"
     );
 
-    let d = decode(&v.peer_two).expect("peer_two");
-    assert_eq!(d.op, Op::Peer);
-    assert_eq!(d.npds as usize, NPEER);
+    // peer_two has descriptors but no token or cookie: revision 2 refuses
+    // it as it is; with both appended its descriptors decode as listed.
+    assert_eq!(wire::decode(&v.peer_two), Err(DecodeError::Missing));
+    let full = [&v.peer_two[..], &[0x52, 8], &[5; 8], &[0x5a, 8], &[6; 8]].concat();
+    let dg = wire::decode_datagram(&full).expect("peer_two with a cookie and a token");
+    assert_eq!(dg.token, Some(&[6; 8]));
+    let Packet::Peer { cookie, list } = dg.packet else {
+        panic!("peer_two is a PEER");
+    };
+    assert_eq!(cookie, &[5; 8]);
     let a0: SocketAddr = "192.0.2.1:1618".parse().unwrap();
     let a1: SocketAddr = "[::1]:1619".parse().unwrap();
-    assert_eq!(d.peers(), &[Pd::from_addr(a0), Pd::from_addr(a1)][..]);
+    assert_eq!(list.as_slice(), &[Pd::from_addr(a0), Pd::from_addr(a1)][..]);
     assert_eq!(
-        d.pds[0].addr(),
+        list.as_slice()[0].addr(),
         a0,
         "v4-mapped descriptor is canonical IPv4"
     );
-    assert_eq!(d.pds[1].addr(), a1);
-    assert!(d.key.is_empty() && d.val.is_empty() && d.work.is_empty());
+    assert_eq!(list.as_slice()[1].addr(), a1);
+    let mut d = Msg::op(Op::Peer);
+    d.pds[..2].copy_from_slice(list.as_slice());
+    d.npds = 2;
     let mut buf = [0xa5u8; MTU];
     let n = encode_into(&d, &mut buf).expect("peer_two encodes");
     assert_eq!(
@@ -645,13 +688,22 @@ fn ip16(s: &str) -> [u8; 16] {
     }
 }
 
-/// A PEER message with these descriptors.
+/// A PEER message with these descriptors, a cookie of 5s and a token of 6s.
 fn peer_msg(pds: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
     var_field(&mut out, 1, 1);
     for p in pds {
         len_field(&mut out, 2, p);
     }
+    len_field(&mut out, 10, &[5; 8]);
+    len_field(&mut out, 11, &[6; 8]);
+    out
+}
+
+/// A GETPEER issuing a cookie of 9s.
+fn getpeer_bytes() -> Vec<u8> {
+    let mut out = Vec::new();
+    len_field(&mut out, 10, &[9; 8]);
     out
 }
 
@@ -1012,17 +1064,25 @@ fn valid_edge_cases_decode() {
     // number) are skipped wherever they appear.
     let mut unknown = Vec::new();
     var_field(&mut unknown, 15, 300);
-    tag(&mut unknown, 11, 1);
+    tag(&mut unknown, 12, 1);
     unknown.extend_from_slice(&[7; 8]);
     len_field(&mut unknown, 20, b"future");
-    tag(&mut unknown, 10, 5);
+    tag(&mut unknown, 13, 5);
     unknown.extend_from_slice(&[7; 4]);
     var_field(&mut unknown, (1 << 29) - 1, 1);
     for (name, base, want) in [
         ("PUT", &put, put_msg),
         ("GET", &get, get_msg),
         ("PEER", &peer, peer_m),
-        ("GETPEER", &Vec::new(), Msg::op(Op::Getpeer)),
+        (
+            "GETPEER",
+            &getpeer_bytes(),
+            Msg {
+                op: Op::Getpeer,
+                cookie: &[9; 8],
+                ..Msg::default()
+            },
+        ),
     ] {
         let mut after = base.clone();
         after.extend_from_slice(&unknown);
@@ -1062,8 +1122,20 @@ fn valid_edge_cases_decode() {
     assert_eq!(m.pds[0].addr(), "198.51.100.9:1".parse().unwrap());
 
     // A PEER with no descriptors; an explicit op 0 is a GETPEER.
-    assert_eq!(decode(&[0x08, 0x01]), Ok(Msg::op(Op::Peer)));
-    assert_eq!(decode(&[0x08, 0x00]), Ok(Msg::op(Op::Getpeer)));
+    assert_eq!(
+        decode(&peer_msg(&[])),
+        Ok(Msg {
+            op: Op::Peer,
+            cookie: &[5; 8],
+            token: &[6; 8],
+            ..Msg::default()
+        })
+    );
+    let explicit_getpeer = [&[0x08, 0x00][..], &getpeer_bytes()].concat();
+    assert_eq!(
+        wire::decode(&explicit_getpeer),
+        Ok(Packet::Getpeer { cookie: &[9; 8] })
+    );
     // The op may come last.
     let mut op_last = put[2..].to_vec();
     op_last.extend_from_slice(&[0x08, 0x02]);
@@ -1205,7 +1277,7 @@ fn structured(r: &mut SplitMix, out: &mut Vec<u8>) {
     for _ in 0..nfields {
         let field = match r.below(20) {
             0 => 0,
-            1..=14 => 1 + r.below(9),
+            1..=14 => 1 + r.below(11),
             15..=17 => 10 + r.below(20),
             _ => 1 + r.below(1 << 29),
         };
@@ -1270,6 +1342,7 @@ fn structured(r: &mut SplitMix, out: &mut Vec<u8>) {
                     6 => 1 + r.below(32),
                     7 | 8 => 32,
                     9 => 64,
+                    10 | 11 => 8,
                     _ => r.below(20),
                 };
                 let n = if r.chance(6) { r.below(70) } else { legal };
@@ -1510,5 +1583,26 @@ fn decode_never_panics_and_round_trips() {
                 op.name()
             );
         }
+    }
+}
+
+#[test]
+fn cookie_vectors() {
+    let v = vectors();
+    assert!(!v.cookies.is_empty(), "vectors: no cookies");
+    for (ip, port, input, want) in &v.cookies {
+        let ip: std::net::IpAddr = ip.parse().expect("an address");
+        let a = SocketAddr::new(ip, *port);
+        // The keyed-hash input is ip16 || port LE, IPv4 v4-mapped.
+        let ip16 = match ip {
+            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            std::net::IpAddr::V6(v6) => v6.octets(),
+        };
+        assert_eq!(
+            &[&ip16[..], &port.to_le_bytes()].concat(),
+            input,
+            "{a}: input"
+        );
+        assert_eq!(&dave_core::cookie(&v.cookie_secret, a), want, "{a}: cookie");
     }
 }

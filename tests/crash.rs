@@ -15,6 +15,7 @@
 //! on disk. Invalid dats (bad signatures) are mixed into the stream: they
 //! must never be stored, never appended, and never loaded.
 
+use dave::handshake::{handshake, with_token};
 use dave_core::wire::{self, Msg, Op, Packet};
 use dave_core::Dat;
 use ed25519_dalek::SigningKey;
@@ -129,14 +130,20 @@ fn present(node: SocketAddr, socks: &[UdpSocket], works: &[[u8; 32]]) -> HashSet
             break;
         }
         let before = found.len();
+        // Each socket proves its address to this run of the node first (a
+        // GET from an unproven address is not answered).
+        let tokens: Vec<_> = socks
+            .iter()
+            .map(|s| handshake(s, node, Duration::from_secs(5)).expect("the node answers"))
+            .collect();
         for chunk in missing.chunks(socks.len()) {
-            for (s, w) in socks.iter().zip(chunk) {
+            for ((s, t), w) in socks.iter().zip(&tokens).zip(chunk) {
                 let m = Msg {
                     op: Op::Get,
                     work: &w[..],
                     ..Msg::default()
                 };
-                s.send_to(&encode(&m), node).unwrap();
+                s.send_to(&with_token(&encode(&m), t), node).unwrap();
             }
             // One GET per source per receiver wake gets through the filter.
             std::thread::sleep(Duration::from_micros(2000));

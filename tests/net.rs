@@ -2,8 +2,8 @@
 //! delivered one epoch later. No sockets, no clock: each test is exact and
 //! repeatable.
 
-use dave_core::testing::{addr, Net, T0_MS};
-use dave_core::wire::{self, Msg, Op, Pd};
+use dave_core::testing::{addr, getpeer, handshake, sent_to, with_token, Net, T0_MS};
+use dave_core::wire::{self, Cookie, Msg, Op, Packet, Pd};
 use dave_core::{Config, Dat};
 use dave_core::{Event, GetOpts, Node, Now, Query, Reason};
 use ed25519_dalek::SigningKey;
@@ -22,6 +22,38 @@ fn packet(d: &Dat) -> Vec<u8> {
     let mut buf = [0u8; wire::PACKET_MAX];
     let n = wire::encode_into(&d.msg(&time), &mut buf).unwrap();
     buf[..n].to_vec()
+}
+
+/// A PEER quoting `token`, issuing `cookie`, naming `addrs`.
+fn peer_msg_with(token: &Cookie, cookie: &Cookie, addrs: &[SocketAddr]) -> Vec<u8> {
+    let mut m = Msg {
+        op: Op::Peer,
+        token,
+        cookie,
+        ..Msg::default()
+    };
+    for (i, a) in addrs.iter().enumerate() {
+        m.pds[i] = Pd::from_addr(*a);
+    }
+    m.npds = addrs.len() as u8;
+    let mut buf = [0u8; 256];
+    let n = wire::encode_into(&m, &mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+/// The cookie in the first GETPEER among `sent`.
+fn getpeer_cookie(sent: &[Vec<u8>]) -> Option<Cookie> {
+    sent.iter().find_map(|b| match wire::decode(b) {
+        Ok(Packet::Getpeer { cookie }) => Some(*cookie),
+        _ => None,
+    })
+}
+
+fn tick(n: &mut Node, epoch: u64) {
+    n.handle_tick(Now {
+        epoch,
+        unix_ms: T0_MS + epoch * 65_537 / 1_000_000,
+    });
 }
 
 #[test]
@@ -68,16 +100,18 @@ fn a_put_reaches_every_node_and_a_get_finds_it() {
     net.nodes.push(node);
     let now = net.now();
     net.nodes[8].handle_tick(now);
-    // Give the newcomer a live peer: it pings node 1 via a GETPEER exchange.
+    // Give the newcomer a peer: node 3 as a candidate, validated by the
+    // GETPEER/PEER handshake (one round trip) before the GET goes out.
     let q = Query::name(d.pubkey, b"greeting").unwrap();
+    assert!(net.nodes[8].add_peer(addr(3)));
     net.run(1);
     let id = {
-        // Teach node 8 about node 3 by receiving a GETPEER from it (any valid packet adds a peer).
-        let mut buf = [0u8; 16];
-        let n = wire::encode_into(&Msg::op(Op::Getpeer), &mut buf).unwrap();
-        net.nodes[8].handle_packet(addr(3), &buf[..n]);
-        net.collect();
-        net.run(2);
+        net.run(3);
+        assert_eq!(
+            net.nodes[8].peers().len(),
+            1,
+            "node 3 answered the handshake"
+        );
         net.nodes[8].get(q, GetOpts::timeout(2000)).unwrap()
     };
     net.collect();
@@ -241,7 +275,7 @@ fn every_invalid_put_is_dropped_and_counted() {
 fn the_packet_filter_passes_one_op_per_source_per_epoch() {
     let mut net = Net::new(1, |_, _| {});
     net.run(1);
-    let getpeer = [];
+    let getpeer = getpeer(&[1; 8], None);
     for _ in 0..5 {
         net.nodes[0].handle_packet(addr(7), &getpeer);
     }
@@ -260,17 +294,6 @@ fn the_packet_filter_passes_one_op_per_source_per_epoch() {
     assert_eq!(net.nodes[0].stats().drop_count(Reason::Filter), 4);
 }
 
-fn peer_msg(addrs: &[SocketAddr]) -> Vec<u8> {
-    let mut m = Msg::op(Op::Peer);
-    for (i, a) in addrs.iter().enumerate() {
-        m.pds[i] = Pd::from_addr(*a);
-    }
-    m.npds = addrs.len() as u8;
-    let mut buf = [0u8; 256];
-    let n = wire::encode_into(&m, &mut buf).unwrap();
-    buf[..n].to_vec()
-}
-
 #[test]
 fn peer_messages_are_accepted_only_as_answers_and_never_widen_scope() {
     let edge: SocketAddr = "192.0.2.1:1618".parse().unwrap();
@@ -279,58 +302,86 @@ fn peer_messages_are_accepted_only_as_answers_and_never_widen_scope() {
     cfg.edges = vec![edge];
     let mut n = Node::new(cfg);
     n.add_self_addr(me);
-    n.handle_tick(Now {
-        epoch: 1,
-        unix_ms: T0_MS,
-    });
-    // The node pinged its edge at start.
-    let (to, bytes) = n.peek_transmit().expect("a GETPEER to the edge");
-    assert_eq!(to, edge);
-    assert_eq!(wire::decode(bytes).unwrap().op(), Op::Getpeer);
-    n.pop_transmit();
+    tick(&mut n, 1);
+    // The node asked its edge at start, issuing a cookie; the edge is a
+    // candidate, not a peer, until it answers.
+    let sent = sent_to(&mut n, edge);
+    let asked = getpeer_cookie(&sent).expect("a GETPEER with a cookie to the edge");
+    assert!(n.peers().is_empty());
+    assert_eq!(n.candidates(), 1);
 
-    // An unknown sender's PEER is refused.
+    // A PEER that does not quote our cookie is refused: from a stranger,
+    // or from the edge with another token.
     let stranger: SocketAddr = "198.51.100.7:1618".parse().unwrap();
-    n.handle_packet(stranger, &peer_msg(&["203.0.113.1:1".parse().unwrap()]));
-    assert_eq!(n.stats().drop_count(Reason::Unsolicited), 1);
-    assert!(n.peers().find("203.0.113.1:1".parse().unwrap()).is_none());
+    let named: SocketAddr = "203.0.113.1:1".parse().unwrap();
+    n.handle_packet(stranger, &peer_msg_with(&asked, &[5; 8], &[named]));
+    n.handle_packet(edge, &peer_msg_with(&[9; 8], &[5; 8], &[named]));
+    assert_eq!(n.stats().drop_count(Reason::Unsolicited), 2);
+    assert!(n.peers().is_empty());
 
-    // The edge's answer is taken, except what would widen scope or is us.
+    // The edge's real answer validates it; what it names becomes a
+    // candidate, except what would widen scope or is us.
+    tick(&mut n, 2);
     let global: SocketAddr = "203.0.113.5:1618".parse().unwrap();
+    let loopback: SocketAddr = "127.0.0.1:1618".parse().unwrap();
+    n.handle_packet(edge, &peer_msg_with(&asked, &[5; 8], &[global, loopback]));
+    assert!(n.peers().find(edge).is_some_and(|i| n.peers().get(i).edge));
+    assert!(n.peers().find(global).is_none(), "named, not yet validated");
+    assert_eq!(n.candidates(), 1, "the global address is a candidate");
+    assert_eq!(n.stats().pds_refused, 1, "loopback from a global sender");
+    // Only the first answer per GETPEER.
+    tick(&mut n, 3);
+    n.handle_packet(edge, &peer_msg_with(&asked, &[5; 8], &[]));
+    assert_eq!(n.stats().drop_count(Reason::Unsolicited), 3);
+    // Everything the node sends the edge now quotes the edge's cookie.
+    n.check_invariants().unwrap();
+
+    // A private address from a global sender, and ourselves, are refused:
+    // let the edge be pinged again and answer.
+    let mut asked = None;
+    for e in (4..=1600).step_by(4) {
+        tick(&mut n, e);
+        if let Some(c) = getpeer_cookie(&sent_to(&mut n, edge)) {
+            asked = Some(c);
+            break;
+        }
+    }
+    let asked = asked.expect("a silent edge is pinged");
     n.handle_packet(
         edge,
-        &peer_msg(&[global, "127.0.0.1:1618".parse().unwrap()]),
+        &peer_msg_with(&asked, &[5; 8], &["10.0.0.1:1618".parse().unwrap(), me]),
     );
-    assert!(n.peers().find(global).is_some());
-    assert!(
-        n.peers().find("127.0.0.1:1618".parse().unwrap()).is_none(),
-        "loopback from a global sender"
-    );
-    assert_eq!(n.stats().pds_refused, 1);
-    // Only the first answer per GETPEER.
-    n.handle_tick(Now {
-        epoch: 2,
-        unix_ms: T0_MS,
-    });
-    n.handle_packet(edge, &peer_msg(&["203.0.113.6:1618".parse().unwrap()]));
-    assert_eq!(n.stats().drop_count(Reason::Unsolicited), 2);
-    // A private address from a global sender, and ourselves, are refused.
-    n.handle_tick(Now {
-        epoch: 800,
-        unix_ms: T0_MS + 50,
-    });
-    while n.peek_transmit().is_some() {
-        n.pop_transmit();
-    }
-    // Make the edge due for a ping again and answer it.
-    n.handle_tick(Now {
-        epoch: 1600,
-        unix_ms: T0_MS + 100,
-    });
-    n.handle_packet(edge, &peer_msg(&["10.0.0.1:1618".parse().unwrap(), me]));
-    assert!(n.peers().find("10.0.0.1:1618".parse().unwrap()).is_none());
-    assert!(n.peers().find(me).is_none());
+    assert_eq!(n.stats().pds_refused, 3);
     n.check_invariants().unwrap();
+}
+
+#[test]
+fn a_learned_address_gets_two_getpeers_at_most_and_an_edge_is_asked_forever() {
+    let edge: SocketAddr = "192.0.2.1:1618".parse().unwrap();
+    let mut cfg = Config::default().with_dat_cap(100);
+    cfg.edges = vec![edge];
+    let mut n = Node::new(cfg);
+    tick(&mut n, 1);
+    let asked = getpeer_cookie(&sent_to(&mut n, edge)).unwrap();
+    let a: SocketAddr = "203.0.113.7:1618".parse().unwrap();
+    let b: SocketAddr = "203.0.113.8:1618".parse().unwrap();
+    n.handle_packet(edge, &peer_msg_with(&asked, &[5; 8], &[a, b]));
+    // Neither answers; count what each is sent over many PING periods.
+    let (mut to_a, mut to_edge) = (0, 0);
+    for e in 2..200_000u64 {
+        tick(&mut n, e);
+        while let Some((to, _)) = n.peek_transmit() {
+            to_a += (to == a) as u32;
+            to_edge += (to == edge) as u32;
+            n.pop_transmit();
+        }
+    }
+    assert_eq!(to_a, 2, "a learned address that never answers");
+    assert!(n.peers().find(a).is_none() && n.peers().find(b).is_none());
+    // The edge answered once, then went silent: it stays (edges are never
+    // dropped) and is pinged, with no burst.
+    assert!(to_edge >= 2, "the silent edge was pinged {to_edge} times");
+    assert!(n.peers().find(edge).is_some());
 }
 
 #[test]
@@ -341,30 +392,126 @@ fn the_peer_table_is_bounded_and_silent_peers_are_dropped_but_edges_kept() {
     cfg.edges = vec![edge];
     cfg.drop_epochs = 5000;
     let mut n = Node::new(cfg);
-    n.handle_tick(Now {
-        epoch: 1,
-        unix_ms: T0_MS,
-    });
-    for i in 0..1000u16 {
+    tick(&mut n, 1);
+    let asked = getpeer_cookie(&sent_to(&mut n, edge)).unwrap();
+    n.handle_packet(edge, &peer_msg_with(&asked, &[5; 8], &[]));
+    // Strangers that never finish the handshake take no place at all.
+    for i in 0..1100u16 {
         let a = SocketAddr::from(([198, 51, 100, (i % 250) as u8], 1000 + i));
-        n.handle_packet(a, &[]);
+        n.handle_packet(a, &getpeer(&[1; 8], None));
+    }
+    assert_eq!(n.peers().len(), 1, "only the edge");
+    // Those that do fill the table to its bound.
+    for i in 0..100u16 {
+        let a = SocketAddr::from(([198, 51, 100, (i % 250) as u8], 1000 + i));
+        handshake(&mut n, a);
     }
     assert_eq!(n.peers().len(), 64);
     assert!(n.stats().peers_full > 0);
     // Silence: everyone but the edge goes after DROP epochs.
-    for e in (2..=12_000).step_by(100) {
-        n.handle_tick(Now {
-            epoch: e,
-            unix_ms: T0_MS,
-        });
-        while n.peek_transmit().is_some() {
-            n.pop_transmit();
-        }
+    let e0 = n.epoch();
+    for e in (e0..=e0 + 12_000).step_by(100) {
+        tick(&mut n, e);
+        sent_to(&mut n, edge);
     }
     assert_eq!(n.peers().len(), 1);
     assert!(n.peers().get(0).edge);
     assert_eq!(n.stats().peers_dropped, 63);
     n.check_invariants().unwrap();
+}
+
+#[test]
+fn a_stranger_gets_a_cookie_and_nothing_more() {
+    let mut net = Net::new(1, |_, _| {});
+    net.run(1);
+    let who = signer(4);
+    let d = dat(b"k", b"held", net.now().unix_ms, 8, &who);
+    let time = d.time_ms.to_le_bytes();
+    net.nodes[0].put(&d.msg(&time)).unwrap();
+    net.collect();
+    net.wire.clear();
+    let victim = addr(50);
+    let n = &mut net.nodes[0];
+    // A GETPEER from an unproven address: one PEER, at most 20 bytes more,
+    // with a cookie and no peers; no table entry.
+    let q = getpeer(&[3; 8], None);
+    n.handle_packet(victim, &q);
+    let out = sent_to(n, victim);
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].len() <= q.len() + 20,
+        "{} bytes for {}",
+        out[0].len(),
+        q.len()
+    );
+    match wire::decode_datagram(&out[0]).unwrap() {
+        wire::Datagram {
+            packet: Packet::Peer { list, .. },
+            token: Some(t),
+        } => {
+            assert!(list.as_slice().is_empty());
+            assert_eq!(t, &[3; 8], "the asker's cookie, echoed");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(n.peers().is_empty());
+    // A GET of a held dat from an unproven address gets nothing.
+    let mut buf = [0u8; 64];
+    let get = wire::encode_into(
+        &Msg {
+            op: Op::Get,
+            work: &d.work,
+            ..Msg::default()
+        },
+        &mut buf,
+    )
+    .unwrap();
+    n.handle_packet(victim, &buf[..get]);
+    assert!(sent_to(n, victim).is_empty());
+    assert_eq!(n.stats().drop_count(Reason::Unvalidated), 1);
+    // A PUT from an unproven address is stored (writers pay with work) but
+    // earns nothing and makes no entry.
+    let d2 = dat(b"k2", b"new", n.now_ms(), 8, &who);
+    n.handle_packet(victim, &packet(&d2));
+    assert!(n.dat_by_work(&d2.work).is_some());
+    assert!(n.peers().is_empty());
+    assert!(sent_to(n, victim).is_empty());
+    // Once it quotes the cookie it was given, the same GET is answered.
+    tick(n, n.epoch() + 1);
+    let token = handshake(n, victim);
+    let tokened = with_token(&buf[..get], &token);
+    tick(n, n.epoch() + 1);
+    n.handle_packet(victim, &tokened);
+    let answer = sent_to(n, victim);
+    assert_eq!(answer.len(), 1);
+    assert!(matches!(wire::decode(&answer[0]), Ok(Packet::Put(p)) if *p.work == d.work));
+    assert_eq!(n.peers().len(), 1);
+}
+
+#[test]
+fn replies_to_strangers_stay_within_the_budget_whatever_the_sources() {
+    let mut net = Net::new(1, |_, _| {});
+    net.run(1);
+    let n = &mut net.nodes[0];
+    net.wire.clear();
+    let q = getpeer(&[3; 8], None);
+    // 10,000 forged sources in one epoch: at most the burst is answered.
+    let mut answered = 0;
+    for i in 0..10_000u32 {
+        let a = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 4000));
+        n.handle_packet(a, &q);
+        while n.peek_transmit().is_some() {
+            answered += 1;
+            n.pop_transmit();
+        }
+    }
+    let budget = dave_core::UNVALIDATED_REPLIES as usize;
+    assert_eq!(answered, budget);
+    // The rest were refused by the budget, or by the packet filter (a
+    // small filter: some keys collide).
+    let filtered = n.stats().drop_count(Reason::Filter);
+    assert_eq!(n.stats().reply_budget + filtered, 10_000 - budget as u64);
+    assert!(n.peers().is_empty());
 }
 
 #[test]
@@ -405,7 +552,7 @@ fn a_node_never_lists_itself() {
     // claiming to come from its own address.
     net.run(3000);
     let me = addr(1);
-    net.nodes[1].handle_packet(me, &[]);
+    net.nodes[1].handle_packet(me, &getpeer(&[1; 8], None));
     assert!(net.nodes[1].stats().drop_count(Reason::FromSelf) >= 1);
     for (i, n) in net.nodes.iter().enumerate() {
         assert!(n.peers().find(addr(i)).is_none(), "node {i} lists itself");

@@ -3,6 +3,7 @@
 //! `mass = difficulty / max(1, now - time)`, and `time <= now + MAX_SKEW`.
 
 use dave_core::pow::{age_ms, cmp_mass, mass_f64};
+use dave_core::testing::{handshake, with_token};
 use dave_core::{Config, Dat};
 use dave_core::{Node, Now, Reason};
 use ed25519_dalek::SigningKey;
@@ -33,6 +34,13 @@ fn src(i: u8) -> SocketAddr {
     SocketAddr::from(([192, 0, 2, i], 1618))
 }
 
+/// `a` becomes a validated peer of `n`, then sends `d` quoting its token
+/// (trust goes only to validated senders).
+fn put_from(n: &mut Node, a: SocketAddr, d: &Dat) {
+    let token = handshake(n, a);
+    n.handle_packet(a, &with_token(&packet(d), &token));
+}
+
 fn trust_of(n: &Node, a: SocketAddr) -> f64 {
     n.peers().get(n.peers().find(a).unwrap()).trust
 }
@@ -45,20 +53,17 @@ fn future_dates_buy_at_most_max_skew_of_full_mass() {
     let far = Dat::make(b"far", b"v", T0_MS + 10_001, 8, &who, 1, None)
         .unwrap()
         .0;
-    n.handle_packet(src(1), &packet(&far));
+    put_from(&mut n, src(1), &far);
     assert_eq!(n.stats().drop_count(Reason::Future), 1);
     assert!(n.dat_by_work(&far.work).is_none());
-    assert!(
-        n.peers().find(src(1)).is_none(),
-        "an invalid packet adds no peer"
-    );
+    assert_eq!(trust_of(&n, src(1)), 0.0, "an invalid dat earns nothing");
     // Within MAX_SKEW: accepted, but its mass is capped at difficulty / 1 ms,
     // exactly what a dat made this millisecond has.
     let near = Dat::make(b"near", b"v", T0_MS + 10_000, 8, &who, 1, None)
         .unwrap()
         .0;
     let d = dave_core::pow::difficulty(&near.work);
-    n.handle_packet(src(2), &packet(&near));
+    put_from(&mut n, src(2), &near);
     assert!(n.dat_by_work(&near.work).is_some());
     let trust = trust_of(&n, src(2));
     assert_eq!(trust, d as f64, "trust gain is capped at difficulty/1");
@@ -90,7 +95,7 @@ fn dats_from_the_distant_past_weigh_nothing_and_go_first() {
     let mut n = node(5);
     // Time 0 (1970): valid, but its mass and the sender's trust gain are ~0.
     let old = Dat::make(b"old", b"v", 0, 24, &who, 2, None).unwrap().0;
-    n.handle_packet(src(3), &packet(&old));
+    put_from(&mut n, src(3), &old);
     assert!(n.dat_by_work(&old.work).is_some());
     let gain = trust_of(&n, src(3));
     assert!(gain < 1e-9, "a 24-bit dat from 1970 gave trust {gain}");
@@ -103,7 +108,7 @@ fn dats_from_the_distant_past_weigh_nothing_and_go_first() {
         })
         .collect();
     for (i, d) in fresh.iter().enumerate() {
-        n.handle_packet(src(10 + i as u8), &packet(d));
+        put_from(&mut n, src(10 + i as u8), d);
     }
     n.prune_now();
     assert!(

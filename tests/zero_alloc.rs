@@ -14,7 +14,11 @@
 //! threads, which would pollute a global count.
 
 use dave_core::pow;
-use dave_core::wire::{self, decode, encode_into, Msg, Op, Pd, MTU, NPEER, PACKET_MAX};
+use dave_core::testing::handshake;
+use dave_core::wire::{
+    self, decode, encode_into, Cookie, Msg, Op, Packet, Pd, FIELD_TOKEN, MTU, NPEER, PACKET_MAX,
+    TOKEN_FIELD_LEN,
+};
 use dave_core::{Config, Dat};
 use dave_core::{Event, GetOpts, Node, Now, Query, Reason, Stats};
 use ed25519_dalek::SigningKey;
@@ -211,8 +215,14 @@ fn v6(last: u16, port: u16) -> SocketAddr {
     )
 }
 
+/// A PEER naming `pds` and issuing a cookie; the token that makes it an
+/// answer is appended when it is sent.
 fn peer_msg(pds: &[SocketAddr]) -> Vec<u8> {
-    let mut m = Msg::op(Op::Peer);
+    let mut m = Msg {
+        op: Op::Peer,
+        cookie: &[5; 8],
+        ..Msg::default()
+    };
     for (i, a) in pds.iter().take(NPEER).enumerate() {
         m.pds[i] = Pd::from_addr(*a);
         m.npds += 1;
@@ -331,6 +341,8 @@ struct Data {
     garbage: Vec<Vec<u8>>,
     /// Source addresses.
     sources: Vec<SocketAddr>,
+    /// A GETPEER issuing a cookie.
+    getpeer: Vec<u8>,
     me: SocketAddr,
     pubkeys: Vec<[u8; 32]>,
 }
@@ -490,6 +502,11 @@ fn prepare_data(rng: &mut Rng) -> Data {
         peers,
         garbage,
         sources,
+        getpeer: encode_vec(&Msg {
+            op: Op::Getpeer,
+            cookie: &[4; 8],
+            ..Msg::default()
+        }),
         me,
         pubkeys: signers
             .iter()
@@ -526,8 +543,12 @@ struct Run<'a> {
     next_replace: usize,
     next_stale: usize,
     next_app: usize,
-    /// Addresses the node recently sent a GETPEER to.
-    pinged: [SocketAddr; PING_RING],
+    /// Addresses the node recently sent a GETPEER to, and the cookie it
+    /// issued them.
+    pinged: [(SocketAddr, Cookie); PING_RING],
+    /// The token each source quotes (from its handshake), by index in
+    /// `Data::sources`.
+    tokens: Vec<Cookie>,
     pinged_head: usize,
     pinged_len: usize,
     // Tallies.
@@ -565,7 +586,8 @@ impl<'a> Run<'a> {
             next_replace: 0,
             next_stale: 0,
             next_app: 0,
-            pinged: [d.me; PING_RING],
+            pinged: [(d.me, [0; 8]); PING_RING],
+            tokens: Vec::new(),
             pinged_head: 0,
             pinged_len: 0,
             kind_count: [0; KINDS],
@@ -607,15 +629,24 @@ impl<'a> Run<'a> {
         self.d.sources[self.rng.below(self.d.sources.len())]
     }
 
+    /// Every source proves its address (allocates: done before counting).
+    fn handshakes(&mut self) {
+        for i in 0..self.d.sources.len() {
+            let t = handshake(&mut self.node, self.d.sources[i]);
+            self.tokens.push(t);
+            self.epoch = self.node.epoch();
+        }
+    }
+
     /// Drains the outbox and the events, remembering GETPEER destinations.
     fn drain(&mut self) {
         while let Some((to, bytes)) = self.node.peek_transmit() {
             match decode(bytes) {
                 Ok(m) => {
                     self.out_by_op[m.op() as usize] += 1;
-                    if m.op() == Op::Getpeer {
+                    if let Packet::Getpeer { cookie } = m {
                         let i = (self.pinged_head + self.pinged_len) % PING_RING;
-                        self.pinged[i] = to;
+                        self.pinged[i] = (to, *cookie);
                         if self.pinged_len < PING_RING {
                             self.pinged_len += 1;
                         } else {
@@ -658,8 +689,31 @@ impl<'a> Run<'a> {
         self.node.handle_tick(now);
     }
 
+    /// Sends `bytes` from `src`, quoting its token seven times in eight
+    /// (the eighth exercises the paths for unproven sources); the token
+    /// is appended in a stack buffer, so sending allocates nothing.
     fn packet(&mut self, src: SocketAddr, bytes: &[u8]) {
-        self.node.handle_packet(src, bytes);
+        let token = match self.d.sources.iter().position(|s| *s == src) {
+            Some(i) if i < self.tokens.len() && !self.rng.chance(8) => Some(self.tokens[i]),
+            _ => None,
+        };
+        self.packet_with(src, bytes, token.as_ref());
+    }
+
+    fn packet_with(&mut self, src: SocketAddr, bytes: &[u8], token: Option<&Cookie>) {
+        let mut buf = [0u8; MTU + 16];
+        let n = bytes.len().min(MTU + 16 - TOKEN_FIELD_LEN);
+        buf[..n].copy_from_slice(&bytes[..n]);
+        let n = match token {
+            Some(t) => {
+                buf[n] = (FIELD_TOKEN << 3 | 2) as u8;
+                buf[n + 1] = 8;
+                buf[n + 2..n + TOKEN_FIELD_LEN].copy_from_slice(t);
+                n + TOKEN_FIELD_LEN
+            }
+            None => n,
+        };
+        self.node.handle_packet(src, &buf[..n]);
     }
 
     /// Delivers the next dat of a pool as a PUT; false when it is used up.
@@ -810,17 +864,17 @@ impl<'a> Run<'a> {
             }
             Kind::Getpeer => {
                 let src = self.source();
-                self.packet(src, &[]);
+                self.packet(src, &d.getpeer);
             }
             Kind::PeerSolicited => {
                 if self.pinged_len == 0 {
                     return self.one(Kind::PeerUnsolicited, warm);
                 }
-                let src = self.pinged[self.pinged_head];
+                let (src, cookie) = self.pinged[self.pinged_head];
                 self.pinged_head = (self.pinged_head + 1) % PING_RING;
                 self.pinged_len -= 1;
                 let b = &d.peers[self.rng.below(d.peers.len())];
-                self.packet(src, b);
+                self.packet_with(src, b, Some(&cookie));
             }
             Kind::PeerUnsolicited => {
                 let src = self.source();
@@ -993,16 +1047,20 @@ fn run_all(verbose: bool) {
         run.pinged_len >= 2,
         "edges were not pinged at the first tick"
     );
-    let edges = run.node.config().edges.clone();
-    for e in edges {
-        let b = peer_msg(&[v4(198, 51, 100, 200, 1618), v6(0xfff, 1618)]);
-        run.node.handle_packet(e, &b);
+    // The edges answer, quoting the cookies they were sent.
+    let b = peer_msg(&[v4(198, 51, 100, 200, 1618), v6(0xfff, 1618)]);
+    while run.pinged_len > 0 {
+        let (e, cookie) = run.pinged[run.pinged_head];
+        run.pinged_head = (run.pinged_head + 1) % PING_RING;
+        run.pinged_len -= 1;
+        run.packet_with(e, &b, Some(&cookie));
         run.drain();
     }
     assert!(
         run.node.stats().peers_added >= 2,
-        "PEER from an edge not accepted"
+        "the edges' PEER answers were not accepted"
     );
+    run.handshakes();
 
     // Warm-up: the same traffic, with the warm-up dats.
     run.traffic(WARM_PACKETS, true);

@@ -40,6 +40,14 @@ pub const UNTRUSTED_VERIFY_EPOCHS: u64 = 4;
 pub const UNTRUSTED_VERIFY_BURST: u64 = 64;
 /// Datagrams the outbox holds before sends are dropped (and counted).
 pub const OUTBOX_SLOTS: usize = 256;
+/// Epochs between two cookie secrets (docs/protocol.md 5.3): about 69 s.
+pub const ROTATE_EPOCHS: u64 = 1 << 20;
+/// Replies to unvalidated addresses per epoch, all together (a burst of
+/// this many, refilled one per epoch): at the default EPOCH at most about
+/// 15,000 a second of 22 bytes, whatever the number of forged sources.
+pub const UNVALIDATED_REPLIES: u64 = 64;
+/// Candidates (edges and learned addresses not yet validated) kept.
+pub const CANDIDATES: usize = 64;
 /// Application GETs in flight at once.
 pub const MAX_GETS: usize = 16;
 /// Application events queued before the oldest is overwritten (and counted).
@@ -105,6 +113,10 @@ pub struct Config {
     /// added and dropped, pings, dats), not only for prunes: the daemon's
     /// `-v`. Off, each such place costs one branch.
     pub notes: bool,
+    /// See [`ROTATE_EPOCHS`].
+    pub rotate_epochs: u64,
+    /// See [`UNVALIDATED_REPLIES`].
+    pub unvalidated_replies: u64,
 }
 
 impl Default for Config {
@@ -135,6 +147,8 @@ impl Default for Config {
             track_novel: false,
             max_gets: MAX_GETS,
             notes: false,
+            rotate_epochs: ROTATE_EPOCHS,
+            unvalidated_replies: UNVALIDATED_REPLIES,
         }
     }
 }
@@ -158,7 +172,7 @@ impl Config {
     /// Checks every setting once, when a node is built
     /// ([`crate::Node::try_new`]): after this nothing re-checks them.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let at_least_one: [(&'static str, u64); 13] = [
+        let at_least_one: [(&'static str, u64); 14] = [
             ("epoch_ns (--epoch, --rate)", self.epoch_ns),
             ("dat_cap (--cap)", self.dat_cap as u64),
             ("dat_slack", self.dat_slack as u64),
@@ -172,6 +186,7 @@ impl Config {
             ("untrusted_verify_epochs", self.untrusted_verify_epochs),
             ("max_gets", self.max_gets as u64),
             ("fanout", self.fanout as u64),
+            ("rotate_epochs", self.rotate_epochs),
         ];
         for (name, v) in at_least_one {
             if v == 0 {

@@ -19,7 +19,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod candidates;
 mod config;
+mod cookie;
 mod dat;
 mod filter;
 mod index;
@@ -38,8 +40,9 @@ pub mod testing;
 pub use config::{
     Config, ConfigError, DAT_CAP, DEFAULT_PORT, DELAY_EPOCHS, DROP_EPOCHS, EPOCH_NS, FANOUT,
     FILTER_CAP, MAX_PEERS, MAX_SKEW_MS, OPEN_EPOCHS, PING_EPOCHS, PROBE, PRUNE_EPOCHS, PULL_EPOCHS,
-    RING, SEED_EPOCHS,
+    RING, ROTATE_EPOCHS, SEED_EPOCHS, UNVALIDATED_REPLIES,
 };
+pub use cookie::cookie;
 pub use dat::{Dat, MakeError};
 pub use node::{
     check_put, Event, GetError, GetId, GetOpts, Node, Now, PutError, Query, Reason, Stats,

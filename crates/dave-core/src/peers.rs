@@ -25,6 +25,11 @@ pub struct Peer {
     pub edge: bool,
     /// The driver batch in which we last seeded it a dat.
     pub seeded_batch: u64,
+    /// The latest cookie it issued us, quoted in every message we send it
+    /// (docs/protocol.md 5.3).
+    pub token: Option<crate::wire::Cookie>,
+    /// The epoch we got that token.
+    pub token_at: u64,
 }
 
 impl Peer {
@@ -171,6 +176,8 @@ impl Peers {
             awaiting_peer: false,
             edge,
             seeded_batch: NEVER,
+            token: None,
+            token_at: 0,
         });
         let h = Self::addr_hash(&self.hash, &a);
         self.index.insert(h, i as u32);

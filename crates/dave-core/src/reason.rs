@@ -121,13 +121,16 @@ reasons! {
         BadSig => "bad_sig",
         /// An older version of a held name.
         Stale => "stale",
-        /// A PEER nobody asked for.
+        /// A PEER nobody asked for (or whose token is not the cookie we
+        /// sent).
         Unsolicited => "unsolicited_peer",
         /// A GET for a dat not held.
         GetMiss => "get_miss",
         /// A novel PUT from a source without trust while the budget of
         /// signature checks for such sources is spent.
         VerifyBudget => "verify_budget",
+        /// A GET from an address that has not proved it receives there.
+        Unvalidated => "unvalidated",
     }
 }
 
@@ -164,6 +167,6 @@ mod tests {
             }
         }
         assert_eq!(Reason::ALL[0], Reason::Decode(DecodeError::TooLong));
-        assert_eq!(Reason::ALL[REASONS - 1], Reason::VerifyBudget);
+        assert_eq!(Reason::ALL[REASONS - 1], Reason::Unvalidated);
     }
 }

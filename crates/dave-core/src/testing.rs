@@ -40,6 +40,7 @@
 
 use crate::config::{Config, EPOCH_NS};
 use crate::node::{Node, Now};
+use crate::wire::{self, Cookie, Msg, Op, Packet, COOKIE_LEN, FIELD_TOKEN};
 use std::net::SocketAddr;
 
 /// The wall clock, in Unix milliseconds, at epoch 0.
@@ -178,4 +179,63 @@ impl Net {
             }
         }
     }
+}
+
+/// A GETPEER issuing `cookie`, quoting `token`.
+pub fn getpeer(cookie: &Cookie, token: Option<&Cookie>) -> Vec<u8> {
+    let m = Msg {
+        op: Op::Getpeer,
+        cookie,
+        token: token.map_or(&[][..], |t| &t[..]),
+        ..Msg::default()
+    };
+    let mut buf = [0u8; 64];
+    match wire::encode_into(&m, &mut buf) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(e) => panic!("a GETPEER fits 64 bytes: {e}"),
+    }
+}
+
+/// `bytes` (one encoded message) quoting `token`: the token is one more
+/// field at the end.
+pub fn with_token(bytes: &[u8], token: &Cookie) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out.extend_from_slice(&[(FIELD_TOKEN << 3 | 2) as u8, COOKIE_LEN as u8]);
+    out.extend_from_slice(token);
+    out
+}
+
+/// Takes everything `n` queued; returns the datagrams that went to `to`.
+pub fn sent_to(n: &mut Node, to: SocketAddr) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some((a, b)) = n.peek_transmit() {
+        if a == to {
+            out.push(b.to_vec());
+        }
+        n.pop_transmit();
+    }
+    out
+}
+
+/// `a` completes the handshake with `n` through `n`'s outbox (a GETPEER;
+/// the PEER with `n`'s cookie for `a`; a GETPEER quoting it), so `a` is a
+/// validated peer of `n`, and `n` has moved on by one epoch. Returns the
+/// token `a` quotes from then on; everything else `n` queued is dropped.
+pub fn handshake(n: &mut Node, a: SocketAddr) -> Cookie {
+    n.handle_packet(a, &getpeer(&[7; 8], None));
+    let token = sent_to(n, a)
+        .iter()
+        .find_map(|b| match wire::decode(b) {
+            Ok(Packet::Peer { cookie, .. }) => Some(*cookie),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{a}'s GETPEER was not answered with a cookie"));
+    let next = Now {
+        epoch: n.epoch() + 1,
+        unix_ms: n.now_ms(),
+    };
+    n.handle_tick(next);
+    n.handle_packet(a, &getpeer(&[7; 8], Some(&token)));
+    sent_to(n, a);
+    token
 }

@@ -30,6 +30,20 @@ pub const WORK_LEN: usize = 32;
 pub const PUBKEY_LEN: usize = 32;
 /// Size of an Ed25519 signature.
 pub const SIG_LEN: usize = 64;
+/// Size of a cookie and of a token (docs/protocol.md 5.3).
+pub const COOKIE_LEN: usize = 8;
+/// Bytes a token adds to a datagram: tag, length, 8 bytes.
+pub const TOKEN_FIELD_LEN: usize = 2 + COOKIE_LEN;
+/// Largest datagram a node sends: a dat of at most [`PACKET_MAX`] bytes
+/// and a token.
+pub const DATAGRAM_MAX: usize = PACKET_MAX + TOKEN_FIELD_LEN;
+/// Field number of `cookie`.
+pub const FIELD_COOKIE: u32 = 10;
+/// Field number of `token`.
+pub const FIELD_TOKEN: u32 = 11;
+
+/// A cookie or token.
+pub type Cookie = [u8; COOKIE_LEN];
 
 /// Message operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -123,10 +137,21 @@ pub use crate::reason::DecodeError;
 /// field as an array, so no caller ever re-checks a size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Packet<'a> {
-    /// Ask for peers (other fields are ignored).
-    Getpeer,
-    /// Up to [`NPEER`] peer descriptors.
-    Peer(PeerList),
+    /// Ask for peers, and hand the receiver a cookie to quote back (other
+    /// fields are ignored).
+    Getpeer {
+        /// The sender's cookie for the receiver.
+        cookie: &'a Cookie,
+    },
+    /// The answer to a GETPEER: the receiver's cookie for the asker, and up
+    /// to [`NPEER`] peer descriptors (the token, required, is in the
+    /// [`Datagram`]).
+    Peer {
+        /// The sender's cookie for the receiver.
+        cookie: &'a Cookie,
+        /// The descriptors.
+        list: PeerList,
+    },
     /// A dat.
     Put(Put<'a>),
     /// Ask for a dat.
@@ -137,8 +162,8 @@ impl<'a> Packet<'a> {
     /// The op.
     pub fn op(&self) -> Op {
         match self {
-            Packet::Getpeer => Op::Getpeer,
-            Packet::Peer(_) => Op::Peer,
+            Packet::Getpeer { .. } => Op::Getpeer,
+            Packet::Peer { .. } => Op::Peer,
             Packet::Put(_) => Op::Put,
             Packet::Get(_) => Op::Get,
         }
@@ -147,12 +172,17 @@ impl<'a> Packet<'a> {
     /// The message to encode this packet again (fields the op ignores are
     /// not kept).
     pub fn msg(&self) -> Msg<'a> {
-        match self {
-            Packet::Getpeer => Msg::op(Op::Getpeer),
-            Packet::Peer(l) => Msg {
+        match *self {
+            Packet::Getpeer { cookie } => Msg {
+                op: Op::Getpeer,
+                cookie,
+                ..Msg::default()
+            },
+            Packet::Peer { cookie, list } => Msg {
                 op: Op::Peer,
-                pds: l.pds,
-                npds: l.len,
+                pds: list.pds,
+                npds: list.len,
+                cookie,
                 ..Msg::default()
             },
             Packet::Put(p) => p.msg(),
@@ -164,12 +194,41 @@ impl<'a> Packet<'a> {
     /// (sizes were checked while decoding, and are checked again here so
     /// that a message built by hand gets the same answer).
     pub fn from_msg(m: &Msg<'a>) -> Result<Packet<'a>, DecodeError> {
+        let cookie = || <&Cookie>::try_from(m.cookie).map_err(|_| DecodeError::Missing);
         Ok(match m.op {
-            Op::Getpeer => Packet::Getpeer,
-            Op::Peer => Packet::Peer(PeerList::new(m.peers())),
+            Op::Getpeer => Packet::Getpeer { cookie: cookie()? },
+            Op::Peer => {
+                if m.token.is_empty() {
+                    return Err(DecodeError::Missing);
+                }
+                Packet::Peer {
+                    cookie: cookie()?,
+                    list: PeerList::new(m.peers()),
+                }
+            }
             Op::Put => Packet::Put(Put::from_msg(m)?),
             Op::Get => Packet::Get(Get::from_msg(m)?),
         })
+    }
+}
+
+/// A decoded datagram: its typed packet and the token it quotes, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datagram<'a> {
+    /// What it carries.
+    pub packet: Packet<'a>,
+    /// The latest cookie the receiver issued the sender, quoted back
+    /// (docs/protocol.md 5.3); required on a PEER.
+    pub token: Option<&'a Cookie>,
+}
+
+impl<'a> Datagram<'a> {
+    /// The message to encode this datagram again.
+    pub fn msg(&self) -> Msg<'a> {
+        Msg {
+            token: self.token.map_or(&[][..], |t| &t[..]),
+            ..self.packet.msg()
+        }
     }
 }
 
@@ -344,6 +403,10 @@ pub struct Msg<'a> {
     pub pubkey: &'a [u8],
     /// Signature, 64 bytes (or empty).
     pub sig: &'a [u8],
+    /// The sender's cookie for the receiver, 8 bytes (GETPEER, PEER).
+    pub cookie: &'a [u8],
+    /// The receiver's cookie for the sender, quoted back, 8 bytes (any op).
+    pub token: &'a [u8],
 }
 
 impl<'a> Msg<'a> {
@@ -385,7 +448,7 @@ impl<'a> Msg<'a> {
         n
     }
 
-    fn byte_fields(&self) -> [(u32, &'a [u8]); 7] {
+    fn byte_fields(&self) -> [(u32, &'a [u8]); 9] {
         [
             (3, self.key),
             (4, self.val),
@@ -394,6 +457,8 @@ impl<'a> Msg<'a> {
             (7, self.work),
             (8, self.pubkey),
             (9, self.sig),
+            (FIELD_COOKIE, self.cookie),
+            (FIELD_TOKEN, self.token),
         ]
     }
 }
@@ -431,6 +496,7 @@ fn check_size(field: u32, len: usize) -> Result<(), DecodeError> {
             6 => (1..=SALT_MAX).contains(&len),
             7 | 8 => len == WORK_LEN,
             9 => len == SIG_LEN,
+            FIELD_COOKIE | FIELD_TOKEN => len == COOKIE_LEN,
             _ => true,
         };
     if ok {
@@ -440,8 +506,14 @@ fn check_size(field: u32, len: usize) -> Result<(), DecodeError> {
     }
 }
 
-/// Decodes one datagram and validates it for its op (docs/protocol.md section 2).
+/// Decodes one datagram and validates it for its op (docs/protocol.md
+/// section 2); the token, if any, is dropped (see [`decode_datagram`]).
 pub fn decode(buf: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    decode_datagram(buf).map(|d| d.packet)
+}
+
+/// Decodes one datagram, its packet and its token.
+pub fn decode_datagram(buf: &[u8]) -> Result<Datagram<'_>, DecodeError> {
     if buf.len() > MTU {
         return Err(DecodeError::TooLong);
     }
@@ -455,7 +527,7 @@ pub fn decode(buf: &[u8]) -> Result<Packet<'_>, DecodeError> {
         if field == 0 {
             return Err(DecodeError::Malformed);
         }
-        if field > 9 {
+        if field > FIELD_TOKEN {
             r.read_unknown(buf, tag)?;
             continue;
         }
@@ -489,12 +561,17 @@ pub fn decode(buf: &[u8]) -> Result<Packet<'_>, DecodeError> {
                     6 => m.salt = b,
                     7 => m.work = b,
                     8 => m.pubkey = b,
-                    _ => m.sig = b,
+                    9 => m.sig = b,
+                    FIELD_COOKIE => m.cookie = b,
+                    _ => m.token = b,
                 }
             }
         }
     }
-    Packet::from_msg(&m)
+    Ok(Datagram {
+        packet: Packet::from_msg(&m)?,
+        token: <&Cookie>::try_from(m.token).ok(),
+    })
 }
 
 fn decode_pd(b: &[u8]) -> Result<Pd, DecodeError> {
@@ -674,18 +751,48 @@ mod tests {
 
     #[test]
     fn pd_round_trip_and_limits() {
-        let mut m = Msg::op(Op::Peer);
+        let (token, cookie) = ([1u8; 8], [2u8; 8]);
+        let mut m = Msg {
+            op: Op::Peer,
+            token: &token,
+            cookie: &cookie,
+            ..Msg::default()
+        };
         m.pds[0] = Pd::from_addr("192.0.2.1:3282".parse().unwrap());
         m.pds[1] = Pd::from_addr("[2001:db8::1]:65535".parse().unwrap());
         m.npds = 2;
         let mut buf = [0u8; PACKET_MAX];
         let n = encode_into(&m, &mut buf).unwrap();
         assert_eq!(n, m.encoded_len());
-        let Packet::Peer(d) = decode(&buf[..n]).unwrap() else {
+        let d = decode_datagram(&buf[..n]).unwrap();
+        assert_eq!(d.msg(), m);
+        assert_eq!(d.token, Some(&token));
+        let Packet::Peer { cookie: c, list } = d.packet else {
             panic!("a PEER decodes as a PEER");
         };
-        assert_eq!(Packet::Peer(d).msg(), m);
-        assert_eq!(d.as_slice()[0].addr(), "192.0.2.1:3282".parse().unwrap());
+        assert_eq!(c, &cookie);
+        assert_eq!(list.as_slice()[0].addr(), "192.0.2.1:3282".parse().unwrap());
+        // A PEER must quote a token and issue a cookie; a GETPEER must
+        // issue a cookie.
+        let bare = encode_into(&Msg { token: &[], ..m }, &mut buf).unwrap();
+        assert_eq!(decode(&buf[..bare]), Err(DecodeError::Missing));
+        let n = encode_into(&Msg::op(Op::Getpeer), &mut buf).unwrap();
+        assert_eq!(decode(&buf[..n]), Err(DecodeError::Missing));
+    }
+
+    #[test]
+    fn cookies_match_the_vectors() {
+        // tests/vectors/protocol.json, "cookies".
+        let secret: [u8; 32] = std::array::from_fn(|i| i as u8);
+        for (a, want) in [
+            ("127.0.0.1:1618", "2d5a9a351efcc50b"),
+            ("[::1]:1618", "8be474e6fbdbf7f4"),
+            ("203.0.113.7:40000", "5b6afd897c734126"),
+            ("[2001:db8::1]:65535", "c0a9c80cf94fb00f"),
+        ] {
+            let c = crate::cookie::cookie(&secret, a.parse().unwrap());
+            assert_eq!(Hex(&c).to_string(), want, "{a}");
+        }
     }
 
     #[test]

@@ -136,8 +136,9 @@ impl Node {
         let now = self.epoch;
         let alive = 2 * self.cfg.ping_epochs;
         let mut out = [None; MAX_FANOUT];
-        // First choice: live peers not avoided; then live avoided ones; then edges.
-        for pass in 0..3 {
+        // First choice: live peers not avoided; then live avoided ones. Only
+        // validated peers: a request never goes to an unproven address.
+        for pass in 0..2 {
             for k in 0..fanout {
                 if out[k].is_some() {
                     continue;
@@ -150,8 +151,7 @@ impl Node {
                     fresh
                         && match pass {
                             0 => live && !avoided,
-                            1 => live,
-                            _ => p.edge,
+                            _ => live,
                         }
                 });
                 out[k] = pick.map(|i| self.peers.get(i).addr);
@@ -261,14 +261,31 @@ impl Node {
         std::mem::take(&mut self.novel_overflow)
     }
 
-    /// Adds a peer to be pinged (a peer remembered from an earlier run);
-    /// false if it is known, is this node, or the table is full.
+    /// Adds a candidate to be asked for a handshake (a peer remembered
+    /// from an earlier run): it enters the table only if it answers. False
+    /// if it is known, is this node, or there is no room.
     pub fn add_peer(&mut self, a: SocketAddr) -> bool {
         let a = canonical(a);
         if self.is_self(a) || self.peers.find(a).is_some() {
             return false;
         }
-        self.peers.add(a, self.epoch, false).is_some()
+        self.candidates.add(a, false, self.epoch)
+    }
+
+    /// Forgets a candidate that entered the table.
+    pub(super) fn forget_candidate(&mut self, a: SocketAddr) {
+        if let Some(i) = self.candidates.find(a) {
+            self.candidates.remove(i);
+        }
+    }
+
+    /// Sends pending application GETs again at the next epoch (a first
+    /// peer was just validated).
+    pub(super) fn hurry_gets(&mut self) {
+        let now = self.epoch;
+        for g in &mut self.gets {
+            g.next_send = g.next_send.min(now);
+        }
     }
 
     /// Sends a GETPEER to every known peer now, as the node does for a
@@ -279,6 +296,7 @@ impl Node {
         for i in 0..self.peers.len() {
             self.ping(i);
         }
+        self.candidates.hurry(self.epoch);
     }
 
     /// Starts an application GET. Answered from the store at once when

@@ -6,7 +6,9 @@
 //! [`Node::peek_transmit`] and [`Node::pop_transmit`]; results leave as
 //! [`Event`]s. Everything is allocated in [`Node::new`].
 
-use crate::config::{Config, ConfigError, EVENT_SLOTS, GET_RESEND_PULLS};
+use crate::candidates::Candidates;
+use crate::config::{Config, ConfigError, CANDIDATES, EVENT_SLOTS, GET_RESEND_PULLS};
+use crate::cookie::Secrets;
 use crate::filter::{self, PacketFilter, Verdict};
 use crate::index::KeyedHash;
 use crate::note::{Note, Notes};
@@ -15,7 +17,8 @@ use crate::pow;
 pub use crate::reason::{Reason, REASONS};
 use crate::store::{Insert, Store};
 use crate::wire::{
-    self, Get, Hex, Msg, Op, Packet, Pd, PeerList, PerOp, Put, KEY_MAX, NPEER, PACKET_MAX,
+    self, Cookie, Get, Hex, Msg, Op, Packet, Pd, PeerList, PerOp, Put, COOKIE_LEN, DATAGRAM_MAX,
+    FIELD_TOKEN, KEY_MAX, NPEER, PACKET_MAX, TOKEN_FIELD_LEN,
 };
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -78,6 +81,11 @@ pub struct Node {
     ping_cursor: usize,
     seed_flip: bool,
     verify_tokens: u64,
+    /// Replies the node may still send to unvalidated addresses (refilled
+    /// one per epoch up to `Config::unvalidated_replies`).
+    reply_tokens: u64,
+    secrets: Secrets,
+    candidates: Candidates,
     stats: Stats,
 }
 
@@ -109,14 +117,18 @@ impl Node {
             rng.next_u64(),
             rng.next_u64(),
         );
-        let mut peers = Peers::new(cfg.max_peers.max(cfg.edges.len()), KeyedHash::new(k0, k1));
+        let peers = Peers::new(cfg.max_peers.max(cfg.edges.len()), KeyedHash::new(k0, k1));
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        // Edges are candidates until their PEER answer validates them.
+        let mut candidates = Candidates::new(CANDIDATES.max(cfg.edges.len()));
         for e in &cfg.edges {
-            let e = canonical(*e);
-            if peers.find(e).is_none() {
-                peers.add(e, 0, true);
-            }
+            candidates.add(canonical(*e), true, 0);
         }
         Node {
+            reply_tokens: cfg.unvalidated_replies,
+            secrets: Secrets::new(secret),
+            candidates,
             rng,
             store: Store::new(cfg.dat_cap, cfg.dat_slack, KeyedHash::new(k2, k3)),
             peers,
@@ -143,6 +155,12 @@ impl Node {
             stats: Stats::default(),
             cfg,
         }
+    }
+
+    /// Candidates: addresses asked for a handshake that have not answered
+    /// yet (docs/protocol.md 5.3).
+    pub fn candidates(&self) -> usize {
+        self.candidates.len()
     }
 
     /// The configuration.
@@ -270,6 +288,11 @@ impl Node {
         {
             return Err("request tables above bound".into());
         }
+        for c in self.candidates.iter() {
+            if self.peers.find(c.addr).is_some() {
+                return Err(format!("{} is both a candidate and a peer", c.addr));
+            }
+        }
         for a in &self.me {
             if self.peers.find(*a).is_some() {
                 return Err(format!("the node lists itself ({a})"));
@@ -309,7 +332,22 @@ impl Node {
         });
     }
 
+    /// Queues `m` for `to`, quoting our token for `to` if we hold one.
     fn enqueue(&mut self, to: SocketAddr, m: &Msg<'_>) {
+        let token = self.token_for(to);
+        match &token {
+            Some(t) => self.enqueue_raw(to, &Msg { token: t, ..*m }),
+            None => self.enqueue_raw(to, m),
+        }
+    }
+
+    /// The token we quote to `to`: the latest cookie it issued us.
+    fn token_for(&self, to: SocketAddr) -> Option<Cookie> {
+        self.peers.find(to).and_then(|i| self.peers.get(i).token)
+    }
+
+    /// Queues `m` for `to` as it is.
+    fn enqueue_raw(&mut self, to: SocketAddr, m: &Msg<'_>) {
         let Some((i, buf)) = self.outbox.next_free() else {
             self.stats.outbox_full += 1;
             return;
@@ -331,8 +369,16 @@ impl Node {
             return;
         };
         let rec = self.store.record(slot);
-        let n = rec.len();
+        let mut n = rec.len();
         buf[..n].copy_from_slice(rec);
+        // The stored record is a complete message; the token is one more
+        // field at its end.
+        if let Some(t) = self.peers.find(to).and_then(|p| self.peers.get(p).token) {
+            buf[n] = (FIELD_TOKEN << 3 | 2) as u8;
+            buf[n + 1] = COOKIE_LEN as u8;
+            buf[n + 2..n + TOKEN_FIELD_LEN].copy_from_slice(&t);
+            n += TOKEN_FIELD_LEN;
+        }
         self.outbox.commit(i, to, n);
         self.stats.packets_out += 1;
         self.stats.bytes_out += n as u64;

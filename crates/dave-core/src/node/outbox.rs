@@ -14,7 +14,7 @@ pub(super) struct Outbox {
 impl Outbox {
     pub(super) fn new(slots: usize) -> Outbox {
         Outbox {
-            bufs: vec![0u8; slots * PACKET_MAX].into_boxed_slice(),
+            bufs: vec![0u8; slots * DATAGRAM_MAX].into_boxed_slice(),
             lens: vec![0u16; slots].into_boxed_slice(),
             addrs: vec![SocketAddr::from(([0, 0, 0, 0], 0)); slots].into_boxed_slice(),
             head: 0,
@@ -32,7 +32,7 @@ impl Outbox {
             return None;
         }
         let i = (self.head + self.len) % self.slots();
-        Some((i, &mut self.bufs[i * PACKET_MAX..(i + 1) * PACKET_MAX]))
+        Some((i, &mut self.bufs[i * DATAGRAM_MAX..(i + 1) * DATAGRAM_MAX]))
     }
 
     pub(super) fn commit(&mut self, i: usize, addr: SocketAddr, n: usize) {
@@ -48,7 +48,7 @@ impl Outbox {
         let i = self.head;
         Some((
             self.addrs[i],
-            &self.bufs[i * PACKET_MAX..i * PACKET_MAX + self.lens[i] as usize],
+            &self.bufs[i * DATAGRAM_MAX..i * DATAGRAM_MAX + self.lens[i] as usize],
         ))
     }
 

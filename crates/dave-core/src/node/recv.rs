@@ -35,8 +35,8 @@ impl Node {
         let src = canonical(src);
         self.stats.packets_in += 1;
         self.stats.bytes_in += bytes.len() as u64;
-        let m = match wire::decode(bytes) {
-            Ok(m) => m,
+        let d = match wire::decode_datagram(bytes) {
+            Ok(d) => d,
             Err(e) => {
                 self.stats.drops[Reason::Decode(e).index()] += 1;
                 self.notes.event(|| Note::Dropped {
@@ -47,6 +47,7 @@ impl Node {
                 return;
             }
         };
+        let m = d.packet;
         let op = m.op();
         match self.filter.check(filter::filter_key(src, op)) {
             Verdict::Pass => {}
@@ -70,15 +71,23 @@ impl Node {
             return self.drop_packet(Reason::FromSelf, src);
         }
         self.stats.in_by_op[op] += 1;
+        // Validated: the sender quoted a cookie we issued to this address,
+        // so it receives datagrams there (docs/protocol.md 5.3).
+        let valid = self.secrets.check(src, d.token);
+        if valid {
+            self.stats.validated_in += 1;
+        }
         match m {
-            Packet::Getpeer => self.on_getpeer(src),
-            Packet::Peer(l) => self.on_peer(src, &l),
-            Packet::Put(p) => self.on_put(src, &p),
-            Packet::Get(g) => self.on_get(src, g),
+            Packet::Getpeer { cookie } => self.on_getpeer(src, cookie, valid, bytes.len()),
+            Packet::Peer { cookie, list } => self.on_peer(src, cookie, &list, valid),
+            Packet::Put(p) => self.on_put(src, &p, valid),
+            Packet::Get(g) => self.on_get(src, g, valid),
         }
     }
 
-    /// Marks `src` seen, adding it to the table if there is room.
+    /// Marks a validated sender seen, adding it to the table if there is
+    /// room. Only validated messages come here: a forged source address
+    /// never enters the table or refreshes an entry.
     pub(super) fn saw(&mut self, src: SocketAddr) -> Option<usize> {
         let now = self.epoch;
         let i = match self.peers.find(src) {
@@ -87,6 +96,7 @@ impl Node {
                 Some(i) => {
                     self.stats.peers_added += 1;
                     self.notes.event(|| Note::PeerAdded(src));
+                    self.forget_candidate(src);
                     i
                 }
                 None => {
@@ -99,11 +109,39 @@ impl Node {
         Some(i)
     }
 
-    pub(super) fn on_getpeer(&mut self, src: SocketAddr) {
-        self.saw(src);
+    /// One reply to an address that has not proved it receives there, if
+    /// the node's budget for such replies allows (docs/protocol.md 5.3).
+    fn unvalidated_reply_ok(&mut self) -> bool {
+        if self.reply_tokens == 0 {
+            self.stats.reply_budget += 1;
+            return false;
+        }
+        self.reply_tokens -= 1;
+        true
+    }
+
+    pub(super) fn on_getpeer(&mut self, src: SocketAddr, cookie: &Cookie, valid: bool, len: usize) {
+        let mut m = Msg::op(Op::Peer);
+        let echo = *cookie;
+        let mine = self.secrets.issue(src);
+        m.token = &echo;
+        m.cookie = &mine;
+        if !valid {
+            // A stranger learns our cookie, and nothing else: the answer
+            // is one datagram, at most 20 bytes larger than the question.
+            if m.encoded_len() > len + 20 || !self.unvalidated_reply_ok() {
+                return;
+            }
+            return self.enqueue_raw(src, &m);
+        }
+        if let Some(i) = self.saw(src) {
+            // The asker's cookie is our token for it.
+            let p = self.peers.get_mut(i);
+            p.token = Some(echo);
+            p.token_at = self.epoch;
+        }
         let now = self.epoch;
         let open = self.cfg.open_epochs;
-        let mut m = Msg::op(Op::Peer);
         // Reservoir-sample up to NPEER peers seen within OPEN epochs.
         let mut seen = 0u64;
         for i in 0..self.peers.len() {
@@ -122,39 +160,68 @@ impl Node {
                 }
             }
         }
-        self.enqueue(src, &m);
+        self.enqueue_raw(src, &m);
     }
 
-    pub(super) fn on_peer(&mut self, src: SocketAddr, m: &PeerList) {
-        let Some(i) = self.peers.find(src) else {
-            return self.drop_packet(Reason::Unsolicited, src);
-        };
-        if !self.peers.get(i).awaiting_peer {
+    /// A PEER is accepted only as the answer to a GETPEER we sent (its
+    /// token is the cookie we sent), once per GETPEER; then the sender is
+    /// validated and its cookie becomes our token for it.
+    pub(super) fn on_peer(&mut self, src: SocketAddr, cookie: &Cookie, m: &PeerList, valid: bool) {
+        if !valid {
             return self.drop_packet(Reason::Unsolicited, src);
         }
         let now = self.epoch;
+        let i = match self.peers.find(src) {
+            Some(i) if self.peers.get(i).awaiting_peer => i,
+            Some(_) => return self.drop_packet(Reason::Unsolicited, src),
+            None => {
+                let Some(c) = self.candidates.find(src) else {
+                    return self.drop_packet(Reason::Unsolicited, src);
+                };
+                let edge = self.candidates.remove(c).edge;
+                match self.peers.add(src, now, edge) {
+                    Some(i) => {
+                        self.stats.peers_added += 1;
+                        self.notes.event(|| Note::PeerAdded(src));
+                        // Application requests waiting for a first peer go now.
+                        self.hurry_gets();
+                        i
+                    }
+                    None => {
+                        self.stats.peers_full += 1;
+                        return;
+                    }
+                }
+            }
+        };
         {
             let p = self.peers.get_mut(i);
             p.awaiting_peer = false;
             p.seen = now;
+            p.token = Some(*cookie);
+            p.token_at = now;
         }
         for pd in m.as_slice() {
             let a = pd.addr();
-            if self.is_self(a) || !scope_allows(src.ip(), a.ip()) || self.peers.find(a).is_some() {
+            if self.is_self(a)
+                || !scope_allows(src.ip(), a.ip())
+                || self.peers.find(a).is_some()
+                || !self.candidates.add(a, false, now)
+            {
                 self.stats.pds_refused += 1;
                 continue;
             }
-            if self.peers.add(a, now, false).is_some() {
-                self.stats.peers_added += 1;
-                self.notes
-                    .event(|| Note::PeerLearned { addr: a, from: src });
-            } else {
-                self.stats.peers_full += 1;
-            }
+            self.notes
+                .event(|| Note::PeerLearned { addr: a, from: src });
         }
     }
 
-    pub(super) fn on_get(&mut self, src: SocketAddr, m: Get<'_>) {
+    pub(super) fn on_get(&mut self, src: SocketAddr, m: Get<'_>, valid: bool) {
+        if !valid {
+            // An answer to an unproven address would let anyone aim our
+            // dats at a victim.
+            return self.drop_packet(Reason::Unvalidated, src);
+        }
         self.saw(src);
         let slot = match m {
             Get::Work(w) => self.store.find_work(w),
@@ -169,11 +236,16 @@ impl Node {
         }
     }
 
-    pub(super) fn on_put(&mut self, src: SocketAddr, m: &Put<'_>) {
+    /// A PUT is checked and stored whoever sent it (writers pay with work,
+    /// not with a handshake), but only a validated one touches the peer
+    /// table or earns trust.
+    pub(super) fn on_put(&mut self, src: SocketAddr, m: &Put<'_>, valid: bool) {
         let work = m.work;
         if let Some(slot) = self.store.find_work(work) {
             self.stats.puts_known += 1;
-            self.saw(src);
+            if valid {
+                self.saw(src);
+            }
             if !self.gets.is_empty() {
                 self.answer_gets(slot, src);
             }
@@ -187,7 +259,7 @@ impl Node {
         // Sources that earned trust (sent valid novel dats) are checked as
         // they come; all others share a budget of checks, so a flood of
         // forged signatures costs a bounded share of a core.
-        let sender = self.peers.find(src);
+        let sender = if valid { self.peers.find(src) } else { None };
         let trusted = sender.is_some_and(|i| self.peers.get(i).trust > 0.0);
         if !trusted {
             if self.verify_tokens == 0 {
@@ -205,7 +277,7 @@ impl Node {
         }
         let now_ms = self.now_ms;
         let ins = self.store.insert(m, d, now_ms);
-        let peer = self.saw(src);
+        let peer = if valid { self.saw(src) } else { None };
         if !ins.is_novel() {
             return self.drop_packet(Reason::Stale, src);
         }

@@ -43,6 +43,11 @@ pub struct Stats {
     pub epochs_skipped: u64,
     /// Application events lost because nobody drained them.
     pub events_lost: u64,
+    /// Datagrams whose token validated their source.
+    pub validated_in: u64,
+    /// Replies to unvalidated addresses not sent because the budget for
+    /// them was spent.
+    pub reply_budget: u64,
 }
 
 impl Stats {

@@ -16,7 +16,7 @@ impl Node {
         if !self.started {
             self.started = true;
             self.epoch = now.epoch;
-            self.ping_edges();
+            self.ask_candidates();
         }
         if now.epoch <= self.epoch {
             return;
@@ -33,17 +33,40 @@ impl Node {
         }
     }
 
-    pub(super) fn ping_edges(&mut self) {
-        for i in 0..self.peers.len() {
-            if self.peers.get(i).edge {
-                self.ping(i);
-            }
+    /// Sends a GETPEER to every candidate that is due (docs/protocol.md
+    /// 5.3): edges forever with backoff, learned addresses at most twice.
+    pub(super) fn ask_candidates(&mut self) {
+        let now = self.epoch;
+        let ping = self.cfg.ping_epochs;
+        for _ in 0..self.candidates.len() {
+            let Some(a) = self.candidates.next_due(now, ping) else {
+                break;
+            };
+            self.notes.event(|| Note::Pinged(a));
+            let cookie = self.secrets.issue(a);
+            let m = Msg {
+                op: Op::Getpeer,
+                cookie: &cookie,
+                ..Msg::default()
+            };
+            self.enqueue_raw(a, &m);
         }
     }
 
     pub(super) fn tick_one(&mut self) {
         let e = self.epoch;
         self.filter.reset();
+        if e % self.cfg.rotate_epochs == 0 {
+            let mut next = [0u8; 32];
+            self.rng.fill_bytes(&mut next);
+            self.secrets.rotate(next);
+        }
+        if self.reply_tokens < self.cfg.unvalidated_replies {
+            self.reply_tokens += 1;
+        }
+        if self.candidates.len() > 0 {
+            self.ask_candidates();
+        }
         if e % self.cfg.untrusted_verify_epochs == 0
             && self.verify_tokens < self.cfg.untrusted_verify_burst
         {
@@ -145,7 +168,13 @@ impl Node {
         p.awaiting_peer = true;
         let to = p.addr;
         self.notes.event(|| Note::Pinged(to));
-        self.enqueue(to, &Msg::op(Op::Getpeer));
+        let cookie = self.secrets.issue(to);
+        let m = Msg {
+            op: Op::Getpeer,
+            cookie: &cookie,
+            ..Msg::default()
+        };
+        self.enqueue(to, &m);
     }
 
     /// Visits a share of the table each epoch, so every peer is checked
@@ -174,7 +203,11 @@ impl Node {
                 self.stats.peers_dropped += 1;
                 continue; // the last peer moved into slot i
             }
-            let due = p.seen == NEVER || silence >= ping;
+            // Silent, or our token for it will soon stop validating (the
+            // peer keeps its previous secret valid for one more ROTATE).
+            let stale_token =
+                p.token.is_none() || now.saturating_sub(p.token_at) >= self.cfg.rotate_epochs / 2;
+            let due = p.seen == NEVER || silence >= ping || stale_token;
             let rested = p.pinged == NEVER || now.saturating_sub(p.pinged) >= ping;
             if due && rested {
                 self.ping(i);

@@ -104,8 +104,16 @@ impl Sim {
     }
 
     /// A PEER naming `NPEER` random attackers.
-    fn attacker_peer(&mut self) -> Vec<u8> {
-        let mut m = Msg::op(Op::Peer);
+    /// A PEER naming attackers, quoting `token` and issuing `cookie` (an
+    /// answer keeps those of the honest answer it replaces; an unsolicited
+    /// one has made-up ones, which the receiver refuses).
+    fn attacker_peer(&mut self, token: &[u8; 8], cookie: &[u8; 8]) -> Vec<u8> {
+        let mut m = Msg {
+            op: Op::Peer,
+            token,
+            cookie,
+            ..Msg::default()
+        };
         for k in 0..NPEER {
             let r = self.below(self.sybils.len() as u64) as usize;
             let j = self.sybils[r];
@@ -129,7 +137,8 @@ impl Sim {
             let Some(to) = self.random_role(false) else {
                 return;
             };
-            let pkt = self.attacker_peer();
+            let made_up = self.below(u64::MAX).to_le_bytes();
+            let pkt = self.attacker_peer(&made_up, &made_up);
             self.sybil_stats.unsolicited += 1;
             self.log.add(rec::SYBIL, a, to as u32, SY_UNSOLICITED);
             self.route_one(e, a, node_addr(to), &pkt);
@@ -138,10 +147,10 @@ impl Sim {
 
     /// What an attacker's datagram becomes on the wire.
     pub(super) fn sybil_out(&mut self, from: u32, data: &[u8]) -> Filtered {
-        let Ok(m) = wire::decode(data) else {
+        let Ok(d) = wire::decode_datagram(data) else {
             return Filtered::Pass;
         };
-        match m {
+        match d.packet {
             Packet::Put(m) => {
                 let own = self.cfg.sybil_mode != SybilMode::Silent
                     && m.pubkey == self.sybil_key.verifying_key().as_bytes();
@@ -154,10 +163,11 @@ impl Sim {
                     Filtered::Drop
                 }
             }
-            Packet::Peer(_) if self.cfg.sybil_mode == SybilMode::Eclipse => {
+            Packet::Peer { cookie, .. } if self.cfg.sybil_mode == SybilMode::Eclipse => {
                 self.sybil_stats.lies += 1;
                 self.log.add(rec::SYBIL, from, 0, SY_LIE);
-                Filtered::Replace(self.attacker_peer())
+                let token = d.token.copied().unwrap_or_default();
+                Filtered::Replace(self.attacker_peer(&token, cookie))
             }
             _ => Filtered::Pass,
         }

@@ -319,11 +319,16 @@ fn run(secs: Duration, kind: Option<String>) {
     if let Some(k) = &kind {
         attacker.args(["--kind", k]);
     }
+    // The honest client proves its address before the flood (a flood of
+    // forged GETPEERs spends the node's budget of replies to strangers,
+    // so a newcomer's handshake may wait until it ends).
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let token = dave::handshake::handshake(&client, victim, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("the node did not answer the client's handshake: {e}"));
+    client.set_nonblocking(true).unwrap();
     let attacker = attacker.stdout(Stdio::piped()).spawn().unwrap();
     let t0 = Instant::now();
     // The honest client: a GET every 5 ms for a held dat, answers counted.
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client.set_nonblocking(true).unwrap();
     let mut asked = 0u64;
     let mut answered = HashSet::new();
     let mut rss_max = 0u64;
@@ -331,15 +336,13 @@ fn run(secs: Duration, kind: Option<String>) {
     let mut next_sample = Instant::now();
     while t0.elapsed() < secs {
         let d = &dats[asked as usize % dats.len()];
+        let get = encode(&Msg {
+            op: Op::Get,
+            work: &d.work,
+            ..Msg::default()
+        });
         client
-            .send_to(
-                &encode(&Msg {
-                    op: Op::Get,
-                    work: &d.work,
-                    ..Msg::default()
-                }),
-                victim,
-            )
+            .send_to(&dave::handshake::with_token(&get, &token), victim)
             .unwrap();
         asked += 1;
         let until = Instant::now() + Duration::from_millis(5);
