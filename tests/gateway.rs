@@ -342,6 +342,16 @@ fn routes_methods_sizes_and_cors() {
         .code,
         400
     );
+    // Framing two servers could read differently: refused, never guessed at.
+    for req in [
+        &b"POST /v1/dat HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}"[..],
+        b"POST /v1/dat HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /v1/dat HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+    ] {
+        let r = raw(a.http, req);
+        assert_eq!(r.code, 400, "{}", r.text());
+        assert_eq!(field(&r.text(), "error"), "bad_request");
+    }
 }
 
 #[test]

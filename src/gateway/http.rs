@@ -72,7 +72,9 @@ pub enum Parsed {
 }
 
 /// Parses the bytes a connection has sent (httparse for the head), within
-/// the size limits.
+/// the size limits. The body is framed by exactly one Content-Length of
+/// decimal digits: a repeated Content-Length (even with equal values), a
+/// malformed one, or any Transfer-Encoding is refused with 400.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Parsed {
     parse_head_and_body(buf, limits).0
 }
@@ -112,33 +114,39 @@ fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
     if head_len > limits.header_max {
         return (too_large_head(), true);
     }
+    // The body's length comes from exactly one Content-Length of decimal
+    // digits, never with Transfer-Encoding: a request that two servers could
+    // frame differently (request smuggling) is refused, not guessed at.
+    let mut lengths = 0usize;
     let mut body_len = 0usize;
+    let mut bad_length = false;
+    let mut chunked = false;
     let mut accept_raw = false;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            match std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-            {
+            lengths += 1;
+            match content_length(h.value) {
                 Some(n) => body_len = n,
-                None => {
-                    return (
-                        refuse(400, "bad_request", "bad Content-Length".into()),
-                        true,
-                    )
-                }
+                None => bad_length = true,
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            let r = refuse(
-                400,
-                "bad_request",
-                "chunked bodies are not accepted: send Content-Length".into(),
-            );
-            return (r, true);
+            chunked = true;
         } else if h.name.eq_ignore_ascii_case("accept") {
             accept_raw =
                 std::str::from_utf8(h.value).is_ok_and(|v| v.contains("application/octet-stream"));
         }
+    }
+    let framing = match (lengths, chunked) {
+        (0, true) => Some("chunked bodies are not accepted: send Content-Length"),
+        (_, true) => Some(
+            "Content-Length and Transfer-Encoding together are refused: send Content-Length alone",
+        ),
+        (2.., false) => Some("more than one Content-Length header: send exactly one"),
+        _ if bad_length => Some("bad Content-Length: it must be decimal digits"),
+        _ => None,
+    };
+    if let Some(message) = framing {
+        return (refuse(400, "bad_request", message.into()), true);
     }
     if body_len > limits.body_max {
         let r = refuse(
@@ -158,6 +166,16 @@ fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
         body: body.to_vec(),
     });
     (done, true)
+}
+
+/// A Content-Length value: decimal digits only (no sign, no list, no
+/// spaces inside), with surrounding spaces or tabs allowed.
+fn content_length(v: &[u8]) -> Option<usize> {
+    let v = v.trim_ascii();
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
 }
 
 /// An HTTP response.
@@ -410,6 +428,112 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(req: &str) -> Parsed {
+        parse_request(req.as_bytes(), &Limits::default())
+    }
+
+    fn refused(req: &str) -> (u16, String) {
+        match parse(req) {
+            Parsed::Refused { code, message, .. } => (code, message),
+            other => panic!("{req:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_content_length_frames_the_body() {
+        let Parsed::Done(r) = parse("POST /v1/dat HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcdef")
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(r.body, b"abc");
+        for ok in [
+            "Content-Length:3",
+            "content-length: 003",
+            "CONTENT-LENGTH: 3 \t",
+        ] {
+            let req = format!("POST / HTTP/1.1\r\n{ok}\r\n\r\nabc");
+            assert!(
+                matches!(parse(&req), Parsed::Done(r) if r.body == b"abc"),
+                "{ok:?}"
+            );
+        }
+        assert_eq!(
+            parse("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc"),
+            Parsed::Incomplete
+        );
+        assert!(matches!(
+            parse("GET / HTTP/1.1\r\n\r\n"),
+            Parsed::Done(r) if r.body.is_empty()
+        ));
+    }
+
+    #[test]
+    fn ambiguous_framing_is_refused() {
+        for (req, why) in [
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+                "more than one",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+                "more than one",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nHost: x\r\ncontent-length: 0\r\n\r\nabc",
+                "more than one",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc",
+                "Transfer-Encoding together",
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc",
+                "Transfer-Encoding together",
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                "chunked",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 0x3\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length:\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+                "decimal digits",
+            ),
+        ] {
+            let (code, message) = refused(req);
+            assert_eq!(code, 400, "{req:?}: {message}");
+            assert!(message.contains(why), "{req:?}: {message}");
+        }
+        // Refused as soon as the head is whole, before any body arrives.
+        let (code, _) =
+            refused("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+        assert_eq!(code, 400);
+        // A declared body over the limit is still 413.
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n").0,
+            413
+        );
+    }
 
     #[test]
     fn the_head_is_known_whole_before_the_body() {
