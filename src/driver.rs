@@ -186,7 +186,7 @@ impl Driver {
             };
             if let Some(s) = &self.control {
                 if let Err(e) = s.send_to_addr(answer.as_bytes(), &from) {
-                    debug!("/d/ctl/error {e}");
+                    debug!("/ctl/send/error {e}");
                 }
             }
         }

@@ -305,11 +305,12 @@ fn run(m: &getopts::Matches) -> Result<(), Fail> {
             } else {
                 Request::Status
             };
-            let answer = control::query(port, req, Duration::from_secs(2)).map_err(|e| {
-                Fail::Runtime(format!(
+            let answer = control::query(port, req, Duration::from_secs(2)).map_err(|e| match e {
+                control::QueryError::Unreachable(e) => Fail::Runtime(format!(
                     "no node answered on the control socket @{} ({e}): is daved running with port {port} on this host, in this network namespace? (choose the port with -p)",
                     control::name(port)
-                ))
+                )),
+                control::QueryError::Untrusted(why) => Fail::Runtime(why),
             })?;
             println!("{}", answer.trim_end());
             Ok(())

@@ -1,6 +1,7 @@
 //! The few system calls std does not offer: socket buffer sizes, dual-stack
-//! sockets, the host's interface addresses, and receiving many datagrams in
-//! one call (`recvmmsg`). With dave-core's `pow_simd` (SIMD intrinsics),
+//! sockets, the host's interface addresses, receiving many datagrams in
+//! one call (`recvmmsg`), and the sender's credentials on a Unix socket
+//! (`SCM_CREDENTIALS`). With dave-core's `pow_simd` (SIMD intrinsics),
 //! this is one of the two modules with `unsafe` code.
 
 use std::io;
@@ -98,6 +99,92 @@ pub fn udp_snmp() -> Option<(u64, u64)> {
         vals.get(i)?.parse().ok()
     };
     Some((get("InDatagrams")?, get("RcvbufErrors")?))
+}
+
+/// The credentials of the process that sent a Unix socket datagram, as the
+/// kernel attached them (`struct ucred`): a process can claim only its own
+/// pid, uid and gid unless it has `CAP_SYS_ADMIN`, `CAP_SETUID` or
+/// `CAP_SETGID`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cred {
+    /// The sender's process id (0 when it is not visible from here).
+    pub pid: i32,
+    /// The sender's user id.
+    pub uid: u32,
+    /// The sender's group id.
+    pub gid: u32,
+}
+
+/// This process's effective user id.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Asks the kernel to attach the sender's credentials to every datagram
+/// the Unix socket `fd` receives (`SO_PASSCRED`).
+pub fn pass_credentials(fd: RawFd) -> io::Result<()> {
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, 1)
+}
+
+/// Receives one datagram on the Unix socket `fd` (blocking, or until its
+/// receive timeout: `WouldBlock`), with the credentials the kernel attached
+/// when [`pass_credentials`] was set. File descriptors a sender passed
+/// along are closed at once.
+pub fn recv_with_credentials(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<Cred>)> {
+    // Room for the credentials and a few passed descriptors, aligned for cmsghdr.
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid (no name, no buffers).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    let n = loop {
+        // SAFETY: msg points at live buffers of the lengths it gives.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    let mut cred = None;
+    // SAFETY: the CMSG_* walk stays within msg_controllen, which the kernel
+    // set to what it wrote into `control`; each payload is read unaligned
+    // with the size its header gives.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let data = libc::CMSG_DATA(c);
+            let len = ((*c).cmsg_len as usize).saturating_sub(data.offset_from(c.cast()) as usize);
+            if (*c).cmsg_level == libc::SOL_SOCKET {
+                if (*c).cmsg_type == libc::SCM_CREDENTIALS
+                    && len >= std::mem::size_of::<libc::ucred>()
+                {
+                    let u: libc::ucred = std::ptr::read_unaligned(data.cast());
+                    cred = Some(Cred {
+                        pid: u.pid,
+                        uid: u.uid,
+                        gid: u.gid,
+                    });
+                } else if (*c).cmsg_type == libc::SCM_RIGHTS {
+                    for i in 0..len / std::mem::size_of::<RawFd>() {
+                        let fd: RawFd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
+                        libc::close(fd);
+                    }
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n, cred))
 }
 
 /// Datagrams received by one `recvmmsg` call, in buffers allocated once.

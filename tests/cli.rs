@@ -255,3 +255,221 @@ fn a_node_refuses_a_backup_it_cannot_use_and_leaves_it_untouched() {
         "{err}"
     );
 }
+
+/// Waits up to 5 s for `log` to hold a line containing `want`; returns that line.
+fn wait_for_line(log: &Path, want: &str) -> String {
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains(want)) {
+            return l.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "no {want} in {}:\n{text}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `daved status -p PORT` once it answers (up to 5 s), or its last failure.
+fn status_of(port: u16, dir: &Path) -> Output {
+    let t0 = Instant::now();
+    loop {
+        let o = daved(&["status", "-p", &port.to_string()], dir);
+        if o.status.success() || t0.elapsed() > Duration::from_secs(5) {
+            return o;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Two nodes on the same UDP port (on 127.0.0.1 and 127.0.0.2): the first
+/// holds the control socket `dave/PORT`, the second cannot bind it and logs
+/// `/ctl/taken` naming the holder, and `daved status` reports the first.
+/// Both run as the user running the test, so this shows the name is never
+/// handed to the second node, not the check of the answer's uid (see the
+/// next test, and the unit tests of `control::check_server`).
+#[test]
+fn a_second_node_on_the_same_port_does_not_take_the_status() {
+    let dir = tmpdir("cli-ctl-second");
+    let port = free_port();
+    let mut nodes = Nodes(Vec::new());
+    let first_log = dir.join("first.log");
+    nodes
+        .0
+        .push(start_node(port, None, &first_log, &["--status", "0"]));
+    wait_for_line(&first_log, "/d/start");
+    let o = status_of(port, &dir);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let second_log = dir.join("second.log");
+    nodes.0.push(
+        Command::new(BIN)
+            .args(["-l", &format!("127.0.0.2:{port}"), "--status", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&second_log).unwrap())
+            .spawn()
+            .expect("daved starts"),
+    );
+    let taken = wait_for_line(&second_log, "/ctl/taken");
+    let first_pid = nodes.0[0].id();
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    assert!(
+        taken.contains(&format!(
+            "@dave/{port} is held by another process, uid {me} (pid {first_pid})"
+        )),
+        "{taken}"
+    );
+    wait_for_line(&second_log, "/d/start");
+    for _ in 0..3 {
+        let o = status_of(port, &dir);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let out = text(&o.stdout);
+        assert!(out.contains(&format!("on 127.0.0.1:{port}")), "{out}");
+        assert!(!out.contains("127.0.0.2"), "{out}");
+    }
+}
+
+/// Stands in for another user's process holding `dave/PORT` (port from
+/// `DAVE_TEST_IMPOSTOR`) and answering every request; run, as uid 65534, by
+/// `an_answer_from_another_user_is_refused`. Does nothing otherwise.
+#[test]
+#[ignore = "a helper run as another user by an_answer_from_another_user_is_refused"]
+fn control_socket_impostor() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(port) = std::env::var("DAVE_TEST_IMPOSTOR")
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+    else {
+        return;
+    };
+    let addr = SocketAddr::from_abstract_name(format!("dave/{port}")).unwrap();
+    let s = UnixDatagram::bind_addr(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    println!("impostor ready");
+    let t0 = Instant::now();
+    let mut buf = [0u8; 64];
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok((_, from)) = s.recv_from(&mut buf) {
+            let _ = s.send_to_addr(b"daved 9.9.9 on 127.0.0.1:1 (impostor)\n", &from);
+        }
+    }
+}
+
+/// A process of another user (uid 65534) binds `dave/PORT` before the node
+/// starts and answers status requests in its place: the node logs
+/// `/ctl/taken` naming uid 65534, and `daved status` refuses the answer
+/// (exit 1, naming the uid) instead of printing it. Then a second node of
+/// that user on the same port (127.0.0.2) holds the name: its answer is
+/// refused too, since two users hold the port. Needs root to run
+/// processes as another user; skipped otherwise.
+#[test]
+fn an_answer_from_another_user_is_refused() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: running processes as another user needs root");
+        return;
+    }
+    let dir = tmpdir("cli-ctl-impostor");
+    let port = free_port();
+    let mut procs = Nodes(Vec::new());
+    let exe = std::env::current_exe().unwrap();
+    let impostor = Command::new(&exe)
+        .args([
+            "control_socket_impostor",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("DAVE_TEST_IMPOSTOR", port.to_string())
+        .uid(65534)
+        .gid(65534)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut impostor = match impostor {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skipped: uid 65534 cannot run {}: {e}", exe.display());
+            return;
+        }
+    };
+    let out = impostor.stdout.take().unwrap();
+    let impostor_pid = impostor.id();
+    procs.0.push(impostor);
+    let ready = std::io::BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("impostor ready"));
+    assert!(ready, "the impostor did not bind dave/{port}");
+
+    let log = dir.join("node.log");
+    procs
+        .0
+        .push(start_node(port, None, &log, &["--status", "0"]));
+    let taken = wait_for_line(&log, "/ctl/taken");
+    assert!(
+        taken.contains(&format!("uid 65534 (pid {impostor_pid})")),
+        "{taken}"
+    );
+    wait_for_line(&log, "/d/start");
+    for json in [false, true] {
+        let mut args = vec!["status", "-p"];
+        let p = port.to_string();
+        args.push(&p);
+        if json {
+            args.push("--json");
+        }
+        let o = daved(&args, &dir);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(text(&o.stdout).is_empty(), "{}", text(&o.stdout));
+        assert!(
+            err.contains(&format!("came from uid 65534 (pid {impostor_pid})"))
+                && err.contains(&format!(
+                    "nor the user running the node on UDP port {port} (uid 0)"
+                ))
+                && err.contains("refused"),
+            "{err}"
+        );
+    }
+    drop(procs);
+
+    // Another user's node on the same port, started first, holds the name.
+    let port = free_port();
+    let mut procs = Nodes(Vec::new());
+    let other_log = dir.join("other.log");
+    procs.0.push(
+        Command::new(BIN)
+            .args(["-l", &format!("127.0.0.2:{port}"), "--status", "0"])
+            .uid(65534)
+            .gid(65534)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&other_log).unwrap())
+            .spawn()
+            .expect("daved starts"),
+    );
+    wait_for_line(&other_log, "/d/start");
+    let log = dir.join("node2.log");
+    procs
+        .0
+        .push(start_node(port, None, &log, &["--status", "0"]));
+    wait_for_line(&log, "/ctl/taken");
+    wait_for_line(&log, "/d/start");
+    let o = daved(&["status", "-p", &port.to_string()], &dir);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("came from uid 65534") && err.contains("several users (uids 0, 65534)"),
+        "{err}"
+    );
+}

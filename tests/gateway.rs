@@ -342,6 +342,16 @@ fn routes_methods_sizes_and_cors() {
         .code,
         400
     );
+    // Framing two servers could read differently: refused, never guessed at.
+    for req in [
+        &b"POST /v1/dat HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}"[..],
+        b"POST /v1/dat HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /v1/dat HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+    ] {
+        let r = raw(a.http, req);
+        assert_eq!(r.code, 400, "{}", r.text());
+        assert_eq!(field(&r.text(), "error"), "bad_request");
+    }
 }
 
 #[test]
@@ -403,7 +413,14 @@ fn slow_idle_greedy_and_crowding_clients_are_refused() {
     drop(hold);
     std::thread::sleep(Duration::from_millis(500));
     let m = get(a.http, "/metrics", "*/*").text();
-    for reason in ["busy", "timeout", "rate_limited", "too_large"] {
+    for reason in [
+        "busy",
+        "client_conns",
+        "slow_head",
+        "timeout",
+        "rate_limited",
+        "too_large",
+    ] {
         assert!(
             m.contains(&format!("dave_http_refused_total{{reason=\"{reason}\"}}")),
             "{m}"
@@ -525,4 +542,248 @@ fn files_are_read_whole_and_verified_through_the_gateway() {
     let m = get(b.http, "/metrics", "*/*").text();
     assert!(m.contains("dave_http_files_sent_total 2"), "{m}");
     assert!(m.contains("dave_http_file_errors_total 3"), "{m}");
+}
+
+/// A TCP connection to `to` from the local address `from` (any port):
+/// loopback is all of 127/8 on Linux, so 127.0.0.2 is a second client
+/// address on the same host.
+fn connect_from(from: std::net::Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = to else {
+        return Err(std::io::Error::other("IPv4 only"));
+    };
+    let sin = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a fresh socket, owned by the TcpStream from here on, and
+    // pointers to live sockaddr_in values of the length given.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let s = TcpStream::from_raw_fd(fd);
+        let me = sin(from, 0);
+        if libc::bind(fd, (&me as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let peer = sin(*to.ip(), to.port());
+        if libc::connect(fd, (&peer as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(s)
+    }
+}
+
+/// What [`slow_clients_against`] saw.
+struct SlowRun {
+    asked: usize,
+    answered: usize,
+    /// The slowest answer the other client got.
+    slowest: Duration,
+    /// Connections the slow address opened (each refusal makes it reconnect).
+    opened: usize,
+    /// The gateway's `/metrics` afterwards.
+    metrics: String,
+}
+
+/// One address (127.0.0.1) keeps 64 connections open, each trickling a
+/// header line a second, and reconnects within 50 ms whenever one is
+/// refused or closed; meanwhile a client on 127.0.0.2 asks for the status
+/// every 100 ms for `secs`.
+fn slow_clients_against(limits: Limits, secs: u64) -> SlowRun {
+    let a = start(None, limits);
+    let http = a.http;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = Arc::clone(&stop);
+    let attacker = std::thread::spawn(move || {
+        let mut conns: Vec<Option<(TcpStream, Instant)>> = (0..64).map(|_| None).collect();
+        let mut opened = 0usize;
+        let t0 = Instant::now();
+        while !s2.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(secs + 5) {
+            for c in conns.iter_mut() {
+                match c {
+                    None => {
+                        let Ok(mut s) = TcpStream::connect(http) else {
+                            continue;
+                        };
+                        opened += 1;
+                        let _ = s.set_nonblocking(true);
+                        if s.write_all(b"GET /v1/status HTTP/1.1\r\n").is_ok() {
+                            *c = Some((s, Instant::now()));
+                        }
+                    }
+                    Some((s, last)) => {
+                        let mut b = [0u8; 512];
+                        let closed = match s.read(&mut b) {
+                            Ok(_) => true, // an answer (a refusal) or EOF
+                            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                        };
+                        if closed {
+                            *c = None;
+                        } else if last.elapsed() >= Duration::from_secs(1) {
+                            if s.write_all(b"X-Slow: a\r\n").is_err() {
+                                *c = None;
+                            } else {
+                                *last = Instant::now();
+                            }
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        opened
+    });
+    // Let the slow connections settle in first.
+    std::thread::sleep(Duration::from_millis(1500));
+    let ask = |path: &str| {
+        connect_from([127, 0, 0, 2].into(), http).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())?;
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            Ok(out)
+        })
+    };
+    let (mut asked, mut answered, mut slowest) = (0, 0, Duration::ZERO);
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(secs) {
+        asked += 1;
+        let t = Instant::now();
+        if ask("/v1/status").is_ok_and(|out| out.starts_with(b"HTTP/1.1 200")) {
+            answered += 1;
+            slowest = slowest.max(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let opened = attacker.join().unwrap();
+    let metrics = ask("/metrics").map_or(String::new(), |out| parse(&out).text());
+    SlowRun {
+        asked,
+        answered,
+        slowest,
+        opened,
+        metrics,
+    }
+}
+
+/// 64 slow connections from one address used to hold every slot: 0 of 80
+/// requests from another address were answered in 8 s (2 of 200 in 20 s).
+/// With at most `per_client` (8) connections per address and a head due
+/// within `header_time` (5 s), the other address is served.
+#[test]
+fn one_address_with_many_slow_connections_does_not_lock_others_out() {
+    let r = slow_clients_against(Limits::default(), 8);
+    let count = |reason: &str| -> u64 {
+        let line = format!("dave_http_refused_total{{reason=\"{reason}\"}} ");
+        r.metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {reason} in\n{}", r.metrics))
+    };
+    eprintln!(
+        "slow clients: {} of {} requests from 127.0.0.2 answered (slowest {:.1} ms); \
+         127.0.0.1 opened {} connections: {} refused at accept, {} closed for a slow head",
+        r.answered,
+        r.asked,
+        r.slowest.as_secs_f64() * 1e3,
+        r.opened,
+        count("client_conns"),
+        count("slow_head"),
+    );
+    assert!(r.asked >= 20, "{} asked", r.asked);
+    assert!(
+        r.answered * 100 >= r.asked * 95,
+        "only {} of {} answered while one address held slow connections",
+        r.answered,
+        r.asked
+    );
+    assert!(count("client_conns") > 0, "refusals at accept are counted");
+    assert!(count("slow_head") >= 8, "slow heads are counted");
+}
+
+/// The two bounds on their own: the connection past `per_client` from one
+/// address is refused at accept (429) while another address is served, and
+/// a head still trickling in at `header_time` gets 408 `slow_head` although
+/// the whole-request deadline is far off.
+#[test]
+fn connections_per_address_and_the_header_deadline() {
+    let a = start(
+        None,
+        Limits {
+            per_client: 2,
+            header_time: Duration::from_millis(600),
+            request_time: Duration::from_secs(30),
+            idle: Duration::from_secs(30),
+            ..Limits::default()
+        },
+    );
+    let hold: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(a.http).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let r = get(a.http, "/v1/status", "*/*");
+    assert_eq!(r.code, 429, "{}", r.text());
+    assert_eq!(field(&r.text(), "error"), "too_many_connections");
+    assert!(r.head.contains("Retry-After: 1"));
+    let mut other = connect_from([127, 0, 0, 2].into(), a.http).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    other
+        .write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = other.read_to_end(&mut out);
+    assert_eq!(parse(&out).code, 200, "another address is served");
+    drop(hold);
+
+    // A head trickling a byte every 50 ms: cut at 600 ms, not at 30 s.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut s = TcpStream::connect(a.http).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let t0 = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    for b in b"GET /v1/status HTTP/1.1\r\nX-Slow: "
+        .iter()
+        .chain([b'a'; 200].iter())
+    {
+        if s.write_all(&[*b]).is_err() {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        if t0.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    let waited = t0.elapsed();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let _ = s.read_to_end(&mut answer);
+    let r = parse(&answer);
+    assert_eq!(r.code, 408, "{}", r.text());
+    assert_eq!(field(&r.text(), "error"), "slow_head");
+    assert!(waited < Duration::from_secs(3), "cut after {waited:?}");
+    let m = get(a.http, "/metrics", "*/*").text();
+    assert!(
+        m.contains("dave_http_refused_total{reason=\"client_conns\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("dave_http_refused_total{reason=\"slow_head\"} 1"),
+        "{m}"
+    );
 }

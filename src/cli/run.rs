@@ -34,10 +34,21 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(rt)?;
     }
     if let Err(e) = drv.enable_control() {
-        log::warn!(
-            "/d/ctl cannot open the control socket @{}: {e} (daved status will not reach this node)",
-            dave::control::name(drv.local_addr().map_or(0, |a| a.port()))
-        );
+        let port = drv.local_addr().map_or(0, |a| a.port());
+        let name = dave::control::name(port);
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            let who = match dave::control::holder(port, Duration::from_millis(300)) {
+                Some(c) => format!("uid {} (pid {})", c.uid, c.pid),
+                None => "a process that does not answer".to_string(),
+            };
+            log::warn!(
+                "/ctl/taken the control socket @{name} is held by another process, {who}: `daved status -p {port}` reaches it, not this node, and trusts its answer only if it runs as root, as the user asking, or as the only user holding UDP port {port}; stop it and restart this node"
+            );
+        } else {
+            log::warn!(
+                "/ctl/error cannot open the control socket @{name}: {e} (daved status will not reach this node)"
+            );
+        }
     }
     if let Some(h) = m.opt_str("http") {
         let addr = parse_addr(&h)?;

@@ -3,6 +3,7 @@
 //! accepting, reading, writing and closing connections (one request per
 //! connection, answered with `Connection: close`).
 
+use super::rate::client_key;
 use super::{Gateway, Limits, FIRST_CONN};
 use crate::json;
 use crate::status::Report;
@@ -35,6 +36,8 @@ pub(super) struct Conn {
     pub(super) state: State,
     pub(super) opened: Instant,
     pub(super) last: Instant,
+    /// The request head has arrived whole (the header deadline no longer applies).
+    pub(super) head_done: bool,
 }
 
 /// A parsed request, owned so the connection buffer can be reused.
@@ -69,12 +72,29 @@ pub enum Parsed {
 }
 
 /// Parses the bytes a connection has sent (httparse for the head), within
-/// the size limits.
+/// the size limits. The body is framed by exactly one Content-Length of
+/// decimal digits: a repeated Content-Length (even with equal values), a
+/// malformed one, or any Transfer-Encoding is refused with 400.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Parsed {
+    parse_head_and_body(buf, limits).0
+}
+
+/// [`parse_request`], and whether the head has arrived whole.
+fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
     let refuse = |code, error, message: String| Parsed::Refused {
         code,
         error,
         message,
+    };
+    let too_large_head = || {
+        refuse(
+            413,
+            "too_large",
+            format!(
+                "the request head is larger than {} bytes",
+                limits.header_max
+            ),
+        )
     };
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut headers);
@@ -82,67 +102,80 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Parsed {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() >= limits.header_max {
-                return refuse(
-                    413,
-                    "too_large",
-                    format!(
-                        "the request head is larger than {} bytes",
-                        limits.header_max
-                    ),
-                );
+                return (too_large_head(), false);
             }
-            return Parsed::Incomplete;
+            return (Parsed::Incomplete, false);
         }
-        Err(e) => return refuse(400, "bad_request", format!("malformed HTTP request: {e}")),
+        Err(e) => {
+            let r = refuse(400, "bad_request", format!("malformed HTTP request: {e}"));
+            return (r, false);
+        }
     };
     if head_len > limits.header_max {
-        return refuse(
-            413,
-            "too_large",
-            format!(
-                "the request head is larger than {} bytes",
-                limits.header_max
-            ),
-        );
+        return (too_large_head(), true);
     }
+    // The body's length comes from exactly one Content-Length of decimal
+    // digits, never with Transfer-Encoding: a request that two servers could
+    // frame differently (request smuggling) is refused, not guessed at.
+    let mut lengths = 0usize;
     let mut body_len = 0usize;
+    let mut bad_length = false;
+    let mut chunked = false;
     let mut accept_raw = false;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            match std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-            {
+            lengths += 1;
+            match content_length(h.value) {
                 Some(n) => body_len = n,
-                None => return refuse(400, "bad_request", "bad Content-Length".into()),
+                None => bad_length = true,
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return refuse(
-                400,
-                "bad_request",
-                "chunked bodies are not accepted: send Content-Length".into(),
-            );
+            chunked = true;
         } else if h.name.eq_ignore_ascii_case("accept") {
             accept_raw =
                 std::str::from_utf8(h.value).is_ok_and(|v| v.contains("application/octet-stream"));
         }
     }
+    let framing = match (lengths, chunked) {
+        (0, true) => Some("chunked bodies are not accepted: send Content-Length"),
+        (_, true) => Some(
+            "Content-Length and Transfer-Encoding together are refused: send Content-Length alone",
+        ),
+        (2.., false) => Some("more than one Content-Length header: send exactly one"),
+        _ if bad_length => Some("bad Content-Length: it must be decimal digits"),
+        _ => None,
+    };
+    if let Some(message) = framing {
+        return (refuse(400, "bad_request", message.into()), true);
+    }
     if body_len > limits.body_max {
-        return refuse(
+        let r = refuse(
             413,
             "too_large",
             format!("the body is larger than {} bytes", limits.body_max),
         );
+        return (r, true);
     }
-    if buf.len() < head_len + body_len {
-        return Parsed::Incomplete;
-    }
-    Parsed::Done(Req {
+    let Some(body) = buf.get(head_len..head_len + body_len) else {
+        return (Parsed::Incomplete, true);
+    };
+    let done = Parsed::Done(Req {
         method: req.method.unwrap_or("").to_string(),
         path: req.path.unwrap_or("").to_string(),
         accept_raw,
-        body: buf[head_len..head_len + body_len].to_vec(),
-    })
+        body: body.to_vec(),
+    });
+    (done, true)
+}
+
+/// A Content-Length value: decimal digits only (no sign, no list, no
+/// spaces inside), with surrounding spaces or tabs allowed.
+fn content_length(v: &[u8]) -> Option<usize> {
+    let v = v.trim_ascii();
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
 }
 
 /// An HTTP response.
@@ -219,6 +252,25 @@ impl Gateway {
                     return;
                 }
             };
+            let key = client_key(peer.ip());
+            let open = self
+                .conns
+                .iter()
+                .flatten()
+                .filter(|c| client_key(c.peer.ip()) == key)
+                .count();
+            if open >= self.limits.per_client {
+                self.stats.refused_client += 1;
+                debug!("/gw/refuse/client {peer} has {open} connections open");
+                let mut r = Resp::error(
+                    429,
+                    "too_many_connections",
+                    "too many connections from your address; close some and try again",
+                );
+                r.extra = "Retry-After: 1\r\n".into();
+                let _ = stream.write(&r.bytes());
+                continue;
+            }
             let Some(slot) = self.conns.iter().position(Option::is_none) else {
                 self.stats.refused_busy += 1;
                 debug!("/gw/refuse/busy {peer}");
@@ -248,6 +300,7 @@ impl Gateway {
                 state: State::Reading,
                 opened: now,
                 last: now,
+                head_done: false,
             });
         }
     }
@@ -258,6 +311,7 @@ impl Gateway {
         }
     }
 
+    /// Counts the answer by its status code, then sends it.
     pub(super) fn respond(&mut self, slot: usize, r: Resp, registry: &Registry) {
         match r.code {
             200..=299 => self.stats.ok += 1,
@@ -269,6 +323,11 @@ impl Gateway {
             429 => self.stats.rate_limited += 1,
             _ => {}
         }
+        self.send(slot, r, registry);
+    }
+
+    /// Sends an answer (already counted) and closes the connection once it is written.
+    pub(super) fn send(&mut self, slot: usize, r: Resp, registry: &Registry) {
         if let Some(c) = self.conns[slot].as_mut() {
             debug!("/gw/resp {} {} bytes to {}", r.code, r.body.len(), c.peer);
             c.out = r.bytes();
@@ -349,7 +408,9 @@ impl Gateway {
         let Some(c) = self.conns[slot].as_mut() else {
             return Ok(None);
         };
-        match parse_request(&c.buf, &self.limits) {
+        let (parsed, head_done) = parse_head_and_body(&c.buf, &self.limits);
+        c.head_done |= head_done;
+        match parsed {
             Parsed::Incomplete => Ok(None),
             Parsed::Refused {
                 code,
@@ -361,5 +422,125 @@ impl Gateway {
                 Ok(Some(r))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(req: &str) -> Parsed {
+        parse_request(req.as_bytes(), &Limits::default())
+    }
+
+    fn refused(req: &str) -> (u16, String) {
+        match parse(req) {
+            Parsed::Refused { code, message, .. } => (code, message),
+            other => panic!("{req:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_content_length_frames_the_body() {
+        let Parsed::Done(r) = parse("POST /v1/dat HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcdef")
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(r.body, b"abc");
+        for ok in [
+            "Content-Length:3",
+            "content-length: 003",
+            "CONTENT-LENGTH: 3 \t",
+        ] {
+            let req = format!("POST / HTTP/1.1\r\n{ok}\r\n\r\nabc");
+            assert!(
+                matches!(parse(&req), Parsed::Done(r) if r.body == b"abc"),
+                "{ok:?}"
+            );
+        }
+        assert_eq!(
+            parse("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc"),
+            Parsed::Incomplete
+        );
+        assert!(matches!(
+            parse("GET / HTTP/1.1\r\n\r\n"),
+            Parsed::Done(r) if r.body.is_empty()
+        ));
+    }
+
+    #[test]
+    fn ambiguous_framing_is_refused() {
+        for (req, why) in [
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+                "more than one",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+                "more than one",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nHost: x\r\ncontent-length: 0\r\n\r\nabc",
+                "more than one",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc",
+                "Transfer-Encoding together",
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc",
+                "Transfer-Encoding together",
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                "chunked",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 0x3\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length:\r\n\r\nabc",
+                "decimal digits",
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+                "decimal digits",
+            ),
+        ] {
+            let (code, message) = refused(req);
+            assert_eq!(code, 400, "{req:?}: {message}");
+            assert!(message.contains(why), "{req:?}: {message}");
+        }
+        // Refused as soon as the head is whole, before any body arrives.
+        let (code, _) =
+            refused("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+        assert_eq!(code, 400);
+        // A declared body over the limit is still 413.
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n").0,
+            413
+        );
+    }
+
+    #[test]
+    fn the_head_is_known_whole_before_the_body() {
+        let l = Limits::default();
+        let (p, head) = parse_head_and_body(b"POST / HTTP/1.1\r\nContent-Len", &l);
+        assert_eq!((p, head), (Parsed::Incomplete, false));
+        let (p, head) = parse_head_and_body(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nab", &l);
+        assert_eq!((p, head), (Parsed::Incomplete, true));
     }
 }

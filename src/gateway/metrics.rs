@@ -89,6 +89,8 @@ pub fn metrics(r: &Report, g: &GwStats) -> String {
     let _ = writeln!(o, "# HELP dave_http_refused_total HTTP requests refused, by reason.\n# TYPE dave_http_refused_total counter");
     for (name, v) in [
         ("busy", g.refused_busy + g.busy_gets),
+        ("client_conns", g.refused_client),
+        ("slow_head", g.slow_heads),
         ("too_large", g.too_large),
         ("timeout", g.timeouts),
         ("rate_limited", g.rate_limited),

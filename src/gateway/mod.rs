@@ -16,9 +16,11 @@
 //! | `OPTIONS *` | CORS preflight |
 //!
 //! Every refusal is counted and documented: too many connections (503),
-//! header or body too large (413), idle or slow client (408), too many
-//! requests from one address (429), malformed request (400), unknown route
-//! (404), wrong method (405).
+//! too many connections from one address (429, at accept), header or body
+//! too large (413), a head not whole within [`Limits::header_time`], an idle
+//! or slow client (408), too many requests from one address (429), malformed
+//! request or ambiguous framing (400), unknown route (404), wrong method
+//! (405).
 
 //!
 //! One file per job: `http` (parsing, responses, connections), `rate`
@@ -44,7 +46,7 @@ use crate::status::Report;
 use dave_core::{Event as NodeEvent, Node};
 use downloads::FileRead;
 use http::{Conn, Resp, State};
-use log::info;
+use log::{debug, info};
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use rate::Bucket;
@@ -65,6 +67,10 @@ pub use crate::tokens::GATEWAY_LISTEN as LISTEN_TOKEN;
 pub struct Limits {
     /// Open connections at once (more get 503).
     pub max_conns: usize,
+    /// Open connections at once from one client address (IPv6: one /64);
+    /// more are refused at accept with 429, so one client cannot hold
+    /// every slot.
+    pub per_client: usize,
     /// Largest request head (413 beyond).
     pub header_max: usize,
     /// Largest request body (413 beyond).
@@ -73,6 +79,10 @@ pub struct Limits {
     pub idle: Duration,
     /// A request must arrive whole within this long (408 otherwise).
     pub request_time: Duration,
+    /// A request's head (request line and headers) must arrive whole within
+    /// this long of the connection being accepted (408 otherwise), however
+    /// steadily its bytes trickle in.
+    pub header_time: Duration,
     /// Requests per second per client address (IPv6: per /64), sustained.
     pub rate_per_s: f64,
     /// Requests a client may burst above the sustained rate.
@@ -94,10 +104,12 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_conns: 64,
+            per_client: 8,
             header_max: 8 * 1024,
             body_max: 16 * 1024,
             idle: Duration::from_secs(10),
             request_time: Duration::from_secs(10),
+            header_time: Duration::from_secs(5),
             rate_per_s: 20.0,
             burst: 40.0,
             clients: 4096,
@@ -120,6 +132,11 @@ pub struct GwStats {
     pub ok: u64,
     /// Connections refused because `max_conns` were open (503).
     pub refused_busy: u64,
+    /// Connections refused because their client address already had
+    /// `per_client` open (429).
+    pub refused_client: u64,
+    /// Connections whose request head was not whole within `header_time` (408).
+    pub slow_heads: u64,
     /// Heads or bodies too large (413).
     pub too_large: u64,
     /// Idle or slow clients (408).
@@ -304,6 +321,20 @@ impl Gateway {
             let Some(c) = self.conns[slot].as_ref() else {
                 continue;
             };
+            if c.state == State::Reading
+                && !c.head_done
+                && now.duration_since(c.opened) >= self.limits.header_time
+            {
+                self.stats.slow_heads += 1;
+                debug!("/gw/refuse/slow {}", c.peer);
+                let r = Resp::error(
+                    408,
+                    "slow_head",
+                    "the request head did not arrive whole in time",
+                );
+                self.send(slot, r, registry);
+                continue;
+            }
             let expired = match c.state {
                 State::Reading => {
                     now.duration_since(c.last) >= self.limits.idle
