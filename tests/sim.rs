@@ -150,7 +150,9 @@ fn hostile_traffic_is_dropped_and_counted_and_bounds_hold() {
 /// The premise is that the writer knows the network: with address
 /// validation a node learns addresses two at a time from validated PEER
 /// answers and each must answer a handshake, so tables take about 12,000
-/// epochs (0.8 s) to fill, not 3·DELAY; the write waits for that.
+/// epochs (0.8 s) to fill, not 3·DELAY; the write waits for that. Two
+/// addresses of one bucket may want one slot, so about 5% of the nodes
+/// do not fit a given table (they are reached through others).
 #[test]
 fn a_new_dat_reaches_every_node_within_the_writers_coupon_bound() {
     for loss in [0u32, 100_000] {
@@ -166,7 +168,7 @@ fn a_new_dat_reaches_every_node_within_the_writers_coupon_bound() {
             let n = (cfg.nodes - 1) as f64;
             let eligible = num(&o, "gossip_peers", &cfg);
             assert!(
-                eligible >= 0.9 * n,
+                eligible >= 0.85 * n,
                 "the writer's premise: {eligible} of {n} peers eligible at the write\nreplay: {}",
                 cfg.replay()
             );

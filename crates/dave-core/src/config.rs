@@ -46,6 +46,13 @@ pub const ROTATE_EPOCHS: u64 = 1 << 20;
 /// this many, refilled one per epoch): at the default EPOCH at most about
 /// 15,000 a second of 22 bytes, whatever the number of forged sources.
 pub const UNVALIDATED_REPLIES: u64 = 64;
+/// Epochs between redrawing one bucket's rank seed (docs/protocol.md 5.4):
+/// about 0.27 s, so with 64 buckets each is redrawn every 17 s and an
+/// entry that won its slot on rank defends it against a fresh draw that
+/// often; short enough that nobody keeps a slot for having come first,
+/// long enough that tables do not churn (a slot changes hands on a new
+/// seed only when a contender asks for it).
+pub const RESEED_EPOCHS: u64 = 4096;
 /// Candidates (edges and learned addresses not yet validated) kept.
 pub const CANDIDATES: usize = 64;
 /// Application GETs in flight at once.
@@ -117,6 +124,8 @@ pub struct Config {
     pub rotate_epochs: u64,
     /// See [`UNVALIDATED_REPLIES`].
     pub unvalidated_replies: u64,
+    /// See [`RESEED_EPOCHS`].
+    pub reseed_epochs: u64,
 }
 
 impl Default for Config {
@@ -149,6 +158,7 @@ impl Default for Config {
             notes: false,
             rotate_epochs: ROTATE_EPOCHS,
             unvalidated_replies: UNVALIDATED_REPLIES,
+            reseed_epochs: RESEED_EPOCHS,
         }
     }
 }
@@ -172,7 +182,7 @@ impl Config {
     /// Checks every setting once, when a node is built
     /// ([`crate::Node::try_new`]): after this nothing re-checks them.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let at_least_one: [(&'static str, u64); 14] = [
+        let at_least_one: [(&'static str, u64); 15] = [
             ("epoch_ns (--epoch, --rate)", self.epoch_ns),
             ("dat_cap (--cap)", self.dat_cap as u64),
             ("dat_slack", self.dat_slack as u64),
@@ -187,6 +197,7 @@ impl Config {
             ("max_gets", self.max_gets as u64),
             ("fanout", self.fanout as u64),
             ("rotate_epochs", self.rotate_epochs),
+            ("reseed_epochs", self.reseed_epochs),
         ];
         for (name, v) in at_least_one {
             if v == 0 {

@@ -24,6 +24,7 @@ mod config;
 mod cookie;
 mod dat;
 mod filter;
+mod group;
 mod index;
 mod node;
 mod note;
@@ -40,14 +41,15 @@ pub mod testing;
 pub use config::{
     Config, ConfigError, DAT_CAP, DEFAULT_PORT, DELAY_EPOCHS, DROP_EPOCHS, EPOCH_NS, FANOUT,
     FILTER_CAP, MAX_PEERS, MAX_SKEW_MS, OPEN_EPOCHS, PING_EPOCHS, PROBE, PRUNE_EPOCHS, PULL_EPOCHS,
-    RING, ROTATE_EPOCHS, SEED_EPOCHS, UNVALIDATED_REPLIES,
+    RESEED_EPOCHS, RING, ROTATE_EPOCHS, SEED_EPOCHS, UNVALIDATED_REPLIES,
 };
 pub use cookie::cookie;
 pub use dat::{Dat, MakeError};
+pub use group::group;
 pub use node::{
     check_put, Event, GetError, GetId, GetOpts, Node, Now, PutError, Query, Reason, Stats,
     MAX_FANOUT, REASONS,
 };
 pub use note::{Note, NOTE_SLOTS};
-pub use peers::{canonical, splitmix, Peer, NEVER};
+pub use peers::{canonical, splitmix, Admit, Contest, Peer, Peers, BUCKET_SLOTS, NEVER, PROTECTED};
 pub use store::{Meta, Store};

@@ -43,12 +43,61 @@ impl Peer {
     }
 }
 
-/// Bounded peer table with an address index.
+/// Slots per bucket.
+pub const BUCKET_SLOTS: usize = 16;
+/// Entries of a bucket that newcomers cannot displace: its most trusted
+/// live ones (trust above zero).
+pub const PROTECTED: usize = 4;
+const FREE: u32 = u32::MAX;
+const EDGE: u32 = u32::MAX - 1;
+
+/// The peer table (docs/protocol.md 5.4): MAX_PEERS / 16 buckets of 16
+/// slots. An address group maps to one bucket by a keyed hash with a
+/// node-local secret, so a group holds at most 16 entries; a validated
+/// newcomer competes for one slot of it, `H(address) mod 16`, taken if
+/// empty, and otherwise won from an occupant that is not protected and is
+/// silent or loses on rank under the bucket's seed (redrawn now and then).
+/// Edges sit beside the buckets and are never displaced. Entries are kept
+/// dense (`get(i)` for `i < len()`) for scans and draws.
 pub struct Peers {
     list: Vec<Peer>,
+    /// The slot of each entry (`EDGE` for an edge).
+    pos: Vec<u32>,
+    /// The entry in each slot (`FREE` if none).
+    slots: Box<[u32]>,
     index: Index,
     hash: KeyedHash,
+    place: KeyedHash,
+    seeds: Box<[u64]>,
+    bucket_slots: usize,
     max: usize,
+}
+
+/// What became of a newcomer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// It took an empty slot (or is an edge): entry `i`.
+    Added(usize),
+    /// It won its slot from `old`, now gone: entry `i`.
+    Replaced {
+        /// The newcomer's entry.
+        i: usize,
+        /// The address it displaced.
+        old: SocketAddr,
+    },
+    /// Its slot is held by an occupant it does not displace.
+    Refused,
+}
+
+/// The liveness rules a contest for a slot uses, in epochs.
+#[derive(Clone, Copy, Debug)]
+pub struct Contest {
+    /// Now.
+    pub now: u64,
+    /// Silent this long, an occupant loses its slot to any newcomer (PING).
+    pub silent: u64,
+    /// Heard from within this, an entry is live (2 × PING).
+    pub live: u64,
 }
 
 /// Canonical form of an address: v4-mapped IPv6 becomes IPv4.
@@ -105,13 +154,24 @@ pub fn scope_allows(sender: IpAddr, advertised: IpAddr) -> bool {
 }
 
 impl Peers {
-    /// A table of at most `max` peers.
-    pub fn new(max: usize, hash: KeyedHash) -> Peers {
+    /// A table of `max` peers in buckets (rounded down to whole buckets of
+    /// 16, or one bucket of `max` when smaller), plus room for `edges`
+    /// edges. `hash` keys the address index, `place` the placement.
+    pub fn new(max: usize, edges: usize, hash: KeyedHash, place: KeyedHash) -> Peers {
+        let bucket_slots = BUCKET_SLOTS.min(max.max(1));
+        let buckets = (max / bucket_slots).max(1);
+        let slots = buckets * bucket_slots;
+        let total = slots + edges;
         Peers {
-            list: Vec::with_capacity(max),
-            index: Index::with_capacity(max),
+            list: Vec::with_capacity(total),
+            pos: Vec::with_capacity(total),
+            slots: vec![FREE; slots].into_boxed_slice(),
+            index: Index::with_capacity(total),
             hash,
-            max,
+            place,
+            seeds: (0..buckets as u64).collect(),
+            bucket_slots,
+            max: total,
         }
     }
 
@@ -121,6 +181,36 @@ impl Peers {
             IpAddr::V6(v6) => v6.octets(),
         };
         hash.hash(&[&ip, &a.port().to_le_bytes()])
+    }
+
+    /// Buckets.
+    pub fn buckets(&self) -> usize {
+        self.seeds.len()
+    }
+
+    /// The bucket of `a`'s group and its slot there.
+    pub fn place_of(&self, a: SocketAddr) -> (usize, usize) {
+        let g = crate::group::group(a);
+        let b = (self.place.hash(&[b"bucket", &g]) % self.seeds.len() as u64) as usize;
+        let s = (Self::addr_hash(&self.place, &a) % self.bucket_slots as u64) as usize;
+        (b, s)
+    }
+
+    /// `a`'s rank in bucket `b` under its current seed (lower wins).
+    fn rank(&self, b: usize, a: &SocketAddr) -> u64 {
+        let ip = match a.ip() {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        self.place
+            .hash(&[&self.seeds[b].to_le_bytes(), &ip, &a.port().to_le_bytes()])
+    }
+
+    /// Draws bucket `b`'s rank seed anew.
+    pub fn reseed(&mut self, b: usize, seed: u64) {
+        if let Some(s) = self.seeds.get_mut(b) {
+            *s = seed;
+        }
     }
 
     /// Peers held.
@@ -133,7 +223,7 @@ impl Peers {
         self.list.is_empty()
     }
 
-    /// The bound.
+    /// The bound (bucket slots and edges).
     pub fn max(&self) -> usize {
         self.max
     }
@@ -161,17 +251,58 @@ impl Peers {
             .map(|i| i as usize)
     }
 
-    /// Adds a peer; `None` when the table is full.
-    pub fn add(&mut self, a: SocketAddr, now: u64, edge: bool) -> Option<usize> {
-        if self.list.len() >= self.max {
-            return None;
+    /// Admits a validated address (docs/protocol.md 5.4). An edge is
+    /// always admitted while there is room for edges.
+    pub fn add(&mut self, a: SocketAddr, edge: bool, c: Contest) -> Admit {
+        if edge {
+            if self.list.len() >= self.max {
+                return Admit::Refused;
+            }
+            return Admit::Added(self.push(a, c.now, true, EDGE));
         }
+        let (b, s) = self.place_of(a);
+        let p = b * self.bucket_slots + s;
+        let j = self.slots[p];
+        if j == FREE {
+            return Admit::Added(self.push(a, c.now, false, p as u32));
+        }
+        let o = self.list[j as usize];
+        if self.protected(b, j as usize, c) {
+            return Admit::Refused;
+        }
+        if o.silence(c.now) >= c.silent || self.rank(b, &a) < self.rank(b, &o.addr) {
+            self.remove(j as usize);
+            let i = self.push(a, c.now, false, p as u32);
+            return Admit::Replaced { i, old: o.addr };
+        }
+        Admit::Refused
+    }
+
+    /// Entry `j` of bucket `b` is live, has earned trust, and is among the
+    /// PROTECTED most trusted live entries of its bucket.
+    fn protected(&self, b: usize, j: usize, c: Contest) -> bool {
+        let o = &self.list[j];
+        if o.trust <= 0.0 || o.silence(c.now) >= c.live {
+            return false;
+        }
+        let base = b * self.bucket_slots;
+        let above = self.slots[base..base + self.bucket_slots]
+            .iter()
+            .filter(|&&k| k != FREE && k as usize != j)
+            .map(|&k| &self.list[k as usize])
+            .filter(|p| p.silence(c.now) < c.live && p.trust > o.trust)
+            .count();
+        above < PROTECTED
+    }
+
+    fn push(&mut self, a: SocketAddr, now: u64, edge: bool, pos: u32) -> usize {
         let i = self.list.len();
         self.list.push(Peer {
             addr: a,
             trust: 0.0,
             added: now,
-            seen: NEVER,
+            // Admitted only once validated: heard from now.
+            seen: now,
             pinged: NEVER,
             awaiting_peer: false,
             edge,
@@ -179,26 +310,42 @@ impl Peers {
             token: None,
             token_at: 0,
         });
+        self.pos.push(pos);
+        if pos != EDGE {
+            self.slots[pos as usize] = i as u32;
+        }
         let h = Self::addr_hash(&self.hash, &a);
         self.index.insert(h, i as u32);
-        Some(i)
+        i
     }
 
     /// Removes peer `i` (the last peer takes its index).
     pub fn remove(&mut self, i: usize) {
         let last = self.list.len() - 1;
         let Peers {
-            list, index, hash, ..
+            list,
+            index,
+            hash,
+            pos,
+            slots,
+            ..
         } = self;
         let h = Self::addr_hash(hash, &list[i].addr);
         index.remove(h, i as u32, |j| {
             Self::addr_hash(hash, &list[j as usize].addr)
         });
+        if pos[i] != EDGE {
+            slots[pos[i] as usize] = FREE;
+        }
         if i != last {
             let hl = Self::addr_hash(hash, &list[last].addr);
             index.replace(hl, last as u32, i as u32);
+            if pos[last] != EDGE {
+                slots[pos[last] as usize] = i as u32;
+            }
         }
         list.swap_remove(i);
+        pos.swap_remove(i);
     }
 
     /// Trust-weighted selection among the peers for which `ok` holds
@@ -256,6 +403,18 @@ impl Peers {
             if self.find(p.addr) != Some(i) {
                 return Err(format!("peer {} not indexed", p.addr));
             }
+            match self.pos[i] {
+                EDGE if !p.edge => return Err(format!("{} sits with the edges", p.addr)),
+                EDGE => {}
+                pos => {
+                    let (b, s) = self.place_of(p.addr);
+                    if pos as usize != b * self.bucket_slots + s
+                        || self.slots[pos as usize] != i as u32
+                    {
+                        return Err(format!("peer {} is not in its slot", p.addr));
+                    }
+                }
+            }
             if me.contains(&p.addr) {
                 return Err(format!("the node lists itself ({})", p.addr));
             }
@@ -285,28 +444,124 @@ mod tests {
         SocketAddr::new("192.0.2.1".parse().unwrap(), 1000 + i)
     }
 
+    const C: Contest = Contest {
+        now: 10,
+        silent: 719,
+        live: 1438,
+    };
+
+    fn table(max: usize) -> Peers {
+        Peers::new(max, 4, KeyedHash::new(1, 2), KeyedHash::new(3, 4))
+    }
+
+    fn added(r: Admit) -> Option<usize> {
+        match r {
+            Admit::Added(i) | Admit::Replaced { i, .. } => Some(i),
+            Admit::Refused => None,
+        }
+    }
+
     #[test]
     fn add_find_remove_keeps_index() {
-        let mut p = Peers::new(8, KeyedHash::new(1, 2));
-        for i in 0..8 {
-            assert_eq!(p.add(addr(i), 0, false), Some(i as usize));
+        let mut p = table(64);
+        let mut held = Vec::new();
+        for i in 0..200u16 {
+            let a = SocketAddr::from(([198, (i % 7) as u8, (i / 7) as u8, 1], 1000 + i));
+            if added(p.add(a, false, C)).is_some() {
+                held.push(a);
+            }
+            p.check(&[]).unwrap();
         }
-        assert_eq!(p.add(addr(99), 0, false), None, "bounded");
-        p.remove(2);
-        p.remove(0);
-        assert!(p.find(addr(2)).is_none() && p.find(addr(0)).is_none());
-        for i in [1, 3, 4, 5, 6, 7] {
-            let j = p.find(addr(i)).unwrap();
-            assert_eq!(p.get(j).addr, addr(i));
+        assert!(p.len() <= 64 && p.len() > 20, "{} held", p.len());
+        held.retain(|a| p.find(*a).is_some());
+        assert_eq!(held.len(), p.len());
+        while p.len() > 3 {
+            p.remove(1);
+            p.check(&[]).unwrap();
+        }
+        for e in 0..4u16 {
+            let a = SocketAddr::from(([192, 0, 2, 1], 9000 + e));
+            assert!(
+                matches!(p.add(a, true, C), Admit::Added(_)),
+                "edges have room"
+            );
         }
         p.check(&[]).unwrap();
     }
 
     #[test]
+    fn one_group_holds_one_bucket_at_most() {
+        let mut p = table(1024);
+        // A thousand addresses of one /16, all validated, all live.
+        for i in 0..1000u16 {
+            let a = SocketAddr::from(([203, 0, (i >> 8) as u8, i as u8], 1618));
+            p.add(a, false, C);
+        }
+        assert!(
+            p.len() <= BUCKET_SLOTS,
+            "{} entries from one group",
+            p.len()
+        );
+        // A thousand ports of one loopback address are a thousand groups.
+        let mut q = table(1024);
+        for i in 0..1000u16 {
+            q.add(SocketAddr::from(([127, 0, 0, 1], 20_000 + i)), false, C);
+        }
+        assert!(q.len() > 400, "{} loopback entries", q.len());
+    }
+
+    #[test]
+    fn a_slot_goes_to_the_better_rank_whoever_came_first() {
+        // Find two addresses of different groups that compete for one slot.
+        let p0 = table(16);
+        let a = SocketAddr::from(([198, 51, 100, 1], 1618));
+        let b = (1..5000u16)
+            .map(|i| SocketAddr::from(([203, (i >> 8) as u8, i as u8, 1], 1618)))
+            .find(|b| p0.place_of(*b) == p0.place_of(a))
+            .unwrap();
+        let mut winners = Vec::new();
+        for order in [[a, b], [b, a]] {
+            let mut p = table(16);
+            for x in order {
+                p.add(x, false, C);
+            }
+            assert_eq!(p.len(), 1);
+            winners.push(p.get(0).addr);
+        }
+        assert_eq!(winners[0], winners[1], "arrival order decided the slot");
+        // A new seed may give the slot to the other; a silent occupant
+        // loses it to anyone.
+        let mut p = table(16);
+        p.add(winners[0], false, C);
+        let loser = if winners[0] == a { b } else { a };
+        let later = Contest { now: 10 + 719, ..C };
+        assert!(matches!(p.add(loser, false, later), Admit::Replaced { .. }));
+    }
+
+    #[test]
+    fn a_trusted_live_peer_is_never_displaced() {
+        let mut p = table(16);
+        let a = SocketAddr::from(([198, 51, 100, 1], 1618));
+        let i = added(p.add(a, false, C)).unwrap();
+        p.get_mut(i).trust = 5.0;
+        p.get_mut(i).seen = 10;
+        for k in 0..5000u16 {
+            let b = SocketAddr::from(([203, (k >> 8) as u8, k as u8, 1], 1618));
+            if p.place_of(b) == p.place_of(a) {
+                for seed in 0..8 {
+                    p.reseed(0, seed);
+                    p.add(b, false, Contest { now: 20, ..C });
+                }
+            }
+        }
+        assert_eq!(p.find(a), Some(0), "a protected peer lost its slot");
+    }
+
+    #[test]
     fn selection_follows_trust() {
-        let mut p = Peers::new(8, KeyedHash::new(1, 2));
+        let mut p = table(8);
         for i in 0..4 {
-            p.add(addr(i), 0, false);
+            p.add(addr(i), true, C);
         }
         p.get_mut(3).trust = 100.0;
         p.get_mut(2).trust = 1.0;

@@ -1,7 +1,7 @@
 //! The command line of one run: the getopts flags ([`options`]) and
 //! their reading into a [`SimConfig`] ([`config_from`]).
 
-use crate::config::{Scenario, SimConfig, SybilMode};
+use crate::config::{Scenario, SimConfig, SybilAddrs, SybilMode};
 
 /// The flags of one run, for getopts (the `dave-sim` command line).
 pub fn options() -> getopts::Options {
@@ -166,6 +166,24 @@ pub fn options() -> getopts::Options {
     );
     o.optopt(
         "",
+        "sybil-addrs",
+        "spread (each attacker in an address group of its own) | clustered (all in four groups); default spread",
+        "PLAN",
+    );
+    o.optopt(
+        "",
+        "sybil-lead",
+        "epochs the attackers start before the honest nodes (default 0)",
+        "EPOCHS",
+    );
+    o.optopt(
+        "",
+        "sybil-rate",
+        "the attackers ping and lie this many times as often (default 1)",
+        "N",
+    );
+    o.optopt(
+        "",
         "max-peers",
         "MAX_PEERS of every node (default 1024)",
         "N",
@@ -259,6 +277,12 @@ pub fn config_from(m: &getopts::Matches) -> Result<SimConfig, String> {
             .ok_or_else(|| format!("--sybil-mode: {s:?} is not silent, own or eclipse"))?;
     }
     num(m, "sybil-writes", &mut c.sybil_writes_per_s)?;
+    if let Some(s) = m.opt_str("sybil-addrs") {
+        c.sybil_addrs = SybilAddrs::parse(&s)
+            .ok_or_else(|| format!("--sybil-addrs: {s:?} is not spread or clustered"))?;
+    }
+    num(m, "sybil-lead", &mut c.sybil_lead)?;
+    num(m, "sybil-rate", &mut c.sybil_rate)?;
     num(m, "max-peers", &mut c.max_peers)?;
     c.validate()?;
     Ok(c)

@@ -2,7 +2,7 @@
 //! [`SimConfig`] with each scenario's defaults, its checks and the flags
 //! that replay it.
 
-use crate::addr::MAX_NODES;
+use crate::addr::{MAX_CLUSTERED, MAX_NODES};
 use dave_core::{DELAY_EPOCHS, EPOCH_NS};
 
 /// Which experiment a run performs.
@@ -57,6 +57,33 @@ impl SybilMode {
     /// The mode with this name.
     pub fn parse(s: &str) -> Option<SybilMode> {
         SybilMode::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+/// Where the attackers' addresses are (docs/protocol.md 5.4, 5.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SybilAddrs {
+    /// Each in an address group of its own, like honest nodes.
+    Spread,
+    /// All in four address groups.
+    Clustered,
+}
+
+impl SybilAddrs {
+    /// Every plan.
+    pub const ALL: [SybilAddrs; 2] = [SybilAddrs::Spread, SybilAddrs::Clustered];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SybilAddrs::Spread => "spread",
+            SybilAddrs::Clustered => "clustered",
+        }
+    }
+
+    /// The plan with this name.
+    pub fn parse(s: &str) -> Option<SybilAddrs> {
+        SybilAddrs::ALL.into_iter().find(|x| x.name() == s)
     }
 }
 
@@ -171,6 +198,15 @@ pub struct SimConfig {
     pub sybil_writes_per_s: u64,
     /// MAX_PEERS of every node.
     pub max_peers: usize,
+    /// Where the attackers' addresses are.
+    pub sybil_addrs: SybilAddrs,
+    /// The attackers start (and meet each other) this many epochs before
+    /// the honest nodes.
+    pub sybil_lead: u64,
+    /// The attackers send this many times more: they ping every peer this
+    /// many times as often, and eclipse attackers send unsolicited PEERs
+    /// this many times as often.
+    pub sybil_rate: u64,
 }
 
 impl SimConfig {
@@ -213,6 +249,9 @@ impl SimConfig {
             sybil_mode: SybilMode::Own,
             sybil_writes_per_s: 50,
             max_peers: dave_core::MAX_PEERS,
+            sybil_addrs: SybilAddrs::Spread,
+            sybil_lead: 0,
+            sybil_rate: 1,
         };
         match scenario {
             Scenario::Propagation => base,
@@ -388,6 +427,21 @@ impl SimConfig {
             d.sybil_writes_per_s.to_string(),
         );
         flag(
+            "sybil-addrs",
+            self.sybil_addrs.name().to_string(),
+            d.sybil_addrs.name().to_string(),
+        );
+        flag(
+            "sybil-lead",
+            self.sybil_lead.to_string(),
+            d.sybil_lead.to_string(),
+        );
+        flag(
+            "sybil-rate",
+            self.sybil_rate.to_string(),
+            d.sybil_rate.to_string(),
+        );
+        flag(
             "max-peers",
             self.max_peers.to_string(),
             d.max_peers.to_string(),
@@ -439,6 +493,14 @@ impl SimConfig {
         }
         if self.max_peers == 0 {
             return Err("--max-peers must be positive".into());
+        }
+        if self.sybil_addrs == SybilAddrs::Clustered && self.sybil_nodes() > MAX_CLUSTERED {
+            return Err(format!(
+                "--sybil-addrs clustered holds at most {MAX_CLUSTERED} attackers"
+            ));
+        }
+        if self.sybil_rate == 0 || self.sybil_rate > 1000 {
+            return Err("--sybil-rate must be 1..=1000".into());
         }
         Ok(())
     }

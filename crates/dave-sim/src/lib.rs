@@ -45,7 +45,7 @@ mod report;
 mod scenarios;
 
 pub use cli::{config_from, options};
-pub use config::{Scenario, SimConfig, SybilMode, ECLIPSE_EVERY};
+pub use config::{Scenario, SimConfig, SybilAddrs, SybilMode, ECLIPSE_EVERY};
 pub use engine::{NetStats, Sim, SybilStats, Tracked, NEVER};
 pub use error::SimError;
 pub use report::Outcome;

@@ -44,6 +44,9 @@ const SWEEP: &[&str] = &[
     "batch",
     "sybil",
     "sybil-mode",
+    "sybil-addrs",
+    "sybil-lead",
+    "sybil-rate",
     "max-peers",
 ];
 
@@ -82,6 +85,9 @@ const FLAGS: &[&str] = &[
     "sybil",
     "sybil-mode",
     "sybil-writes",
+    "sybil-addrs",
+    "sybil-lead",
+    "sybil-rate",
     "max-peers",
 ];
 

@@ -272,13 +272,6 @@ impl Node {
         self.candidates.add(a, false, self.epoch)
     }
 
-    /// Forgets a candidate that entered the table.
-    pub(super) fn forget_candidate(&mut self, a: SocketAddr) {
-        if let Some(i) = self.candidates.find(a) {
-            self.candidates.remove(i);
-        }
-    }
-
     /// Sends pending application GETs again at the next epoch (a first
     /// peer was just validated).
     pub(super) fn hurry_gets(&mut self) {

@@ -12,7 +12,7 @@ use crate::cookie::Secrets;
 use crate::filter::{self, PacketFilter, Verdict};
 use crate::index::KeyedHash;
 use crate::note::{Note, Notes};
-use crate::peers::{canonical, scope_allows, Peer, Peers, NEVER};
+use crate::peers::{canonical, scope_allows, Admit, Contest, Peer, Peers, NEVER};
 use crate::pow;
 pub use crate::reason::{Reason, REASONS};
 use crate::store::{Insert, Store};
@@ -81,6 +81,8 @@ pub struct Node {
     ping_cursor: usize,
     seed_flip: bool,
     verify_tokens: u64,
+    /// The next bucket whose rank seed is redrawn.
+    reseed_cursor: usize,
     /// Replies the node may still send to unvalidated addresses (refilled
     /// one per epoch up to `Config::unvalidated_replies`).
     reply_tokens: u64,
@@ -117,7 +119,16 @@ impl Node {
             rng.next_u64(),
             rng.next_u64(),
         );
-        let peers = Peers::new(cfg.max_peers.max(cfg.edges.len()), KeyedHash::new(k0, k1));
+        let place = KeyedHash::new(rng.next_u64(), rng.next_u64());
+        let mut peers = Peers::new(
+            cfg.max_peers,
+            cfg.edges.len(),
+            KeyedHash::new(k0, k1),
+            place,
+        );
+        for b in 0..peers.buckets() {
+            peers.reseed(b, rng.next_u64());
+        }
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
         // Edges are candidates until their PEER answer validates them.
@@ -127,6 +138,7 @@ impl Node {
         }
         Node {
             reply_tokens: cfg.unvalidated_replies,
+            reseed_cursor: 0,
             secrets: Secrets::new(secret),
             candidates,
             rng,

@@ -85,28 +85,52 @@ impl Node {
         }
     }
 
-    /// Marks a validated sender seen, adding it to the table if there is
-    /// room. Only validated messages come here: a forged source address
+    /// Marks a validated sender seen, admitting it to the table if it wins
+    /// its slot. Only validated messages come here: a forged source address
     /// never enters the table or refreshes an entry.
     pub(super) fn saw(&mut self, src: SocketAddr) -> Option<usize> {
-        let now = self.epoch;
         let i = match self.peers.find(src) {
             Some(i) => i,
-            None => match self.peers.add(src, now, false) {
-                Some(i) => {
-                    self.stats.peers_added += 1;
-                    self.notes.event(|| Note::PeerAdded(src));
-                    self.forget_candidate(src);
-                    i
-                }
-                None => {
-                    self.stats.peers_full += 1;
-                    return None;
-                }
-            },
+            None => self.admit(src)?,
         };
-        self.peers.get_mut(i).seen = now;
+        self.peers.get_mut(i).seen = self.epoch;
         Some(i)
+    }
+
+    /// A validated address not in the table contests its slot
+    /// (docs/protocol.md 5.4); a candidate it was is forgotten either way,
+    /// and an edge goes beside the buckets.
+    pub(super) fn admit(&mut self, src: SocketAddr) -> Option<usize> {
+        let edge = match self.candidates.find(src) {
+            Some(c) => self.candidates.remove(c).edge,
+            None => false,
+        };
+        let contest = Contest {
+            now: self.epoch,
+            silent: self.cfg.ping_epochs,
+            live: 2 * self.cfg.ping_epochs,
+        };
+        match self.peers.add(src, edge, contest) {
+            Admit::Added(i) => {
+                self.stats.peers_added += 1;
+                self.notes.event(|| Note::PeerAdded(src));
+                Some(i)
+            }
+            Admit::Replaced { i, old } => {
+                self.stats.peers_added += 1;
+                self.stats.peers_evicted += 1;
+                self.notes.event(|| Note::PeerAdded(src));
+                self.notes.event(|| Note::PeerDropped {
+                    addr: old,
+                    silence: 0,
+                });
+                Some(i)
+            }
+            Admit::Refused => {
+                self.stats.peers_full += 1;
+                None
+            }
+        }
     }
 
     /// One reply to an address that has not proved it receives there, if
@@ -175,22 +199,15 @@ impl Node {
             Some(i) if self.peers.get(i).awaiting_peer => i,
             Some(_) => return self.drop_packet(Reason::Unsolicited, src),
             None => {
-                let Some(c) = self.candidates.find(src) else {
+                if self.candidates.find(src).is_none() {
                     return self.drop_packet(Reason::Unsolicited, src);
-                };
-                let edge = self.candidates.remove(c).edge;
-                match self.peers.add(src, now, edge) {
-                    Some(i) => {
-                        self.stats.peers_added += 1;
-                        self.notes.event(|| Note::PeerAdded(src));
-                        // Application requests waiting for a first peer go now.
-                        self.hurry_gets();
-                        i
-                    }
-                    None => {
-                        self.stats.peers_full += 1;
-                        return;
-                    }
+                }
+                let i = self.admit(src);
+                // Application requests waiting for a first peer go now.
+                self.hurry_gets();
+                match i {
+                    Some(i) => i,
+                    None => return,
                 }
             }
         };

@@ -31,6 +31,8 @@ pub struct Stats {
     pub outbox_full: u64,
     /// Peers added.
     pub peers_added: u64,
+    /// Peers that lost their slot to a newcomer (docs/protocol.md 5.4).
+    pub peers_evicted: u64,
     /// Peers dropped for silence.
     pub peers_dropped: u64,
     /// Peers not added because the table was full.

@@ -61,6 +61,12 @@ impl Node {
             self.rng.fill_bytes(&mut next);
             self.secrets.rotate(next);
         }
+        if e % self.cfg.reseed_epochs == 0 {
+            let b = self.reseed_cursor % self.peers.buckets();
+            let seed = self.rng.next_u64();
+            self.peers.reseed(b, seed);
+            self.reseed_cursor = b + 1;
+        }
         if self.reply_tokens < self.cfg.unvalidated_replies {
             self.reply_tokens += 1;
         }

@@ -15,8 +15,9 @@ pub use dats::Tracked;
 pub(crate) use observe::{all_hold, all_honest_hold};
 pub use sybil::SybilStats;
 
-use crate::addr::node_addr;
+use crate::addr::{clustered_addr, ip_of, node_addr};
 use crate::config::SimConfig;
+use crate::config::SybilAddrs;
 use crate::error::SimError;
 use crate::event_log::{log_event, push_rec, rec, Log};
 use dats::{Signer, WRITERS};
@@ -182,6 +183,8 @@ pub struct Sim {
     capture_n: u64,
     scratch: Vec<u8>,
     sybils: Vec<u32>,
+    /// Node ids by address (the address plan is not a formula).
+    ids: fnv::FnvHashMap<u32, u32>,
     sybil_key: SigningKey,
     sybil_acc: u128,
     sybil_stats: SybilStats,
@@ -305,6 +308,9 @@ impl Sim {
             capture_n: 0,
             scratch: Vec::new(),
             sybils: Vec::new(),
+            ids: (0..cfg.nodes as u32)
+                .map(|i| (ip_of(node_addr(i as usize)), i))
+                .collect(),
             sybil_key: SigningKey::from_bytes(&[0x5b; 32]),
             sybil_acc: 0,
             sybil_stats: SybilStats::default(),
@@ -324,11 +330,37 @@ impl Sim {
             }
             sim.sybils = chosen;
         }
+        // The address plan: clustered attackers move into four groups, and
+        // the edges that named them follow.
+        if cfg.sybil_addrs == SybilAddrs::Clustered {
+            let moved: Vec<(SocketAddr, SocketAddr)> = sim
+                .sybils
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| (node_addr(i as usize), clustered_addr(k)))
+                .collect();
+            for &(old, new) in &moved {
+                let i = sim.ids[&ip_of(old)];
+                sim.members[i as usize].addr = new;
+                sim.ids.remove(&ip_of(old));
+                sim.ids.insert(ip_of(new), i);
+            }
+            for m in &mut sim.members {
+                for e in &mut m.edges {
+                    if let Some(&(_, new)) = moved.iter().find(|(old, _)| old == e) {
+                        *e = new;
+                    }
+                }
+            }
+        }
         for (i, &late) in joiners.iter().enumerate() {
             if late {
                 let span = (cfg.epochs / 2).max(1);
                 let at = cfg.warmup_epochs + 1 + sim.below(span);
                 sim.schedule(at, Action::Join(i as u32));
+            } else if cfg.sybil_lead > 0 && !sim.members[i].sybil {
+                // The attackers start first; the honest nodes come later.
+                sim.schedule(cfg.sybil_lead, Action::Join(i as u32));
             } else {
                 sim.start(i, false);
             }
@@ -396,6 +428,9 @@ impl Sim {
 
     fn node_config(&self, i: usize, incarnation: u32) -> Config {
         let mut c = Config::default().with_dat_cap(self.dat_cap);
+        if self.members[i].sybil && self.cfg.sybil_rate > 1 {
+            c.ping_epochs = (c.ping_epochs / self.cfg.sybil_rate).max(1);
+        }
         c.epoch_ns = self.cfg.epoch_ns;
         c.filter_cap = self.cfg.filter_cap;
         c.outbox_slots = SIM_OUTBOX_SLOTS;

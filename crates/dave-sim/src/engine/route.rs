@@ -6,7 +6,7 @@
 use super::sybil::Filtered;
 use super::{chance, encode, op_of, us_to_epochs, Hdr, Sim};
 use crate::addr::{addr_of, ip_of, HOSTILE_NET, ID_HOSTILE, ID_NONE, ID_PHANTOM, ID_SPOOF};
-use crate::addr::{NODE_BASE, PHANTOM_NET, PORT, SPOOF_NET};
+use crate::addr::{PHANTOM_NET, PORT, SPOOF_NET};
 use crate::error::SimError;
 use crate::event_log::rec;
 use dave_core::splitmix;
@@ -71,8 +71,8 @@ impl Sim {
         if a.port() != PORT {
             return ID_NONE;
         }
-        if ip >= NODE_BASE && ((ip - NODE_BASE) as usize) < self.members.len() {
-            ip - NODE_BASE
+        if let Some(&i) = self.ids.get(&ip) {
+            i
         } else if ip & 0xffff_0000 == HOSTILE_NET && ((ip & 0xffff) as usize) < self.cfg.hostile {
             ID_HOSTILE | (ip & 0xffff)
         } else if ip & 0xffff_0000 == PHANTOM_NET {

@@ -4,7 +4,6 @@
 //! and their hold on the honest nodes' tables and trust.
 
 use super::{encode, Sim};
-use crate::addr::node_addr;
 use crate::config::{SybilMode, ECLIPSE_EVERY};
 use crate::event_log::rec;
 use dave_core::wire::{self, Msg, Op, Packet, Pd, NPEER};
@@ -117,7 +116,7 @@ impl Sim {
         for k in 0..NPEER {
             let r = self.below(self.sybils.len() as u64) as usize;
             let j = self.sybils[r];
-            m.pds[k] = Pd::from_addr(node_addr(j as usize));
+            m.pds[k] = Pd::from_addr(self.members[j as usize].addr);
         }
         m.npds = NPEER as u8;
         encode(&m)
@@ -131,7 +130,8 @@ impl Sim {
         }
         for s in 0..self.sybils.len() {
             let a = self.sybils[s];
-            if !self.members[a as usize].up || (e + a as u64) % ECLIPSE_EVERY != 0 {
+            let every = (ECLIPSE_EVERY / self.cfg.sybil_rate).max(1);
+            if !self.members[a as usize].up || (e + a as u64) % every != 0 {
                 continue;
             }
             let Some(to) = self.random_role(false) else {
@@ -141,7 +141,8 @@ impl Sim {
             let pkt = self.attacker_peer(&made_up, &made_up);
             self.sybil_stats.unsolicited += 1;
             self.log.add(rec::SYBIL, a, to as u32, SY_UNSOLICITED);
-            self.route_one(e, a, node_addr(to), &pkt);
+            let to_addr = self.members[to].addr;
+            self.route_one(e, a, to_addr, &pkt);
         }
     }
 
