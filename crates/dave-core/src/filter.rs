@@ -1,4 +1,4 @@
-//! The packet filter (docs/protocol.md section 5.5): each epoch, each op may
+//! The packet filter (docs/protocol.md section 5.7): each epoch, each op may
 //! arrive once per (source ip, port bucket).
 //!
 //! A cuckoo filter of 16-bit fingerprints in buckets of four. Each slot also
@@ -54,7 +54,7 @@ pub struct PacketFilter {
     kick: u64,
 }
 
-/// Port bucket of docs/protocol.md 5.5: 16 buckets per address.
+/// Port bucket of docs/protocol.md 5.7: 16 buckets per address.
 pub fn port_bucket(port: u16) -> u8 {
     (port.wrapping_mul(41) >> 12) as u8
 }

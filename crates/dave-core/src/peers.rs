@@ -146,7 +146,7 @@ pub fn scope(ip: IpAddr) -> Scope {
     }
 }
 
-/// The scope rule of docs/protocol.md 5.4: a sender may not widen an address's
+/// The scope rule of docs/protocol.md 5.6: a sender may not widen an address's
 /// reach (a loopback address only from a loopback sender, a private one only
 /// from a private or loopback sender).
 pub fn scope_allows(sender: IpAddr, advertised: IpAddr) -> bool {
@@ -349,7 +349,7 @@ impl Peers {
     }
 
     /// Trust-weighted selection among the peers for which `ok` holds
-    /// (docs/protocol.md 5.3): draw a threshold in [0, max trust) and pick
+    /// (docs/protocol.md 5.5): draw a threshold in [0, max trust) and pick
     /// uniformly among peers above it; with chance 1/`probe`, or when no
     /// candidate has trust, pick uniformly among all candidates. `r1`, `r2`,
     /// `r3` are uniformly random.

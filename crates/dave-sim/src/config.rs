@@ -60,7 +60,7 @@ impl SybilMode {
     }
 }
 
-/// Where the attackers' addresses are (docs/protocol.md 5.4, 5.8).
+/// Where the attackers' addresses are (docs/protocol.md 5.4; docs/simulation.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SybilAddrs {
     /// Each in an address group of its own, like honest nodes.

@@ -9,7 +9,7 @@ impl Node {
     ///
     /// One call is one batch: a peer is seeded at most one dat per batch,
     /// because a receiver reads a burst in one go and its packet filter
-    /// would pass only one of them anyway (docs/protocol.md 5.5).
+    /// would pass only one of them anyway (docs/protocol.md 5.7).
     pub fn handle_tick(&mut self, now: Now) {
         self.now_ms = now.unix_ms;
         self.batch += 1;

@@ -60,7 +60,7 @@ pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError
     o.put("trials", rows.len());
     o.put("bits", cfg.bits);
     // The first dat meets a network where all trust is zero; later dats
-    // meet the trust the earlier ones built (docs/protocol.md 5.3).
+    // meet the trust the earlier ones built (docs/protocol.md 5.5).
     for (name, part) in [
         ("first", &rows[..rows.len().min(1)]),
         ("later", &rows[rows.len().min(1)..]),
