@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decode node backup http)
+[ ${#targets[@]} -gt 0 ] || targets=(decode node handshake table backup http)
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: cargo-fuzz is missing: cargo install cargo-fuzz" >&2
   exit 1

@@ -46,6 +46,7 @@ pub use config::{
 pub use cookie::cookie;
 pub use dat::{Dat, MakeError};
 pub use group::group;
+pub use index::KeyedHash;
 pub use node::{
     check_put, Event, GetError, GetId, GetOpts, Node, Now, PutError, Query, Reason, Stats,
     MAX_FANOUT, REASONS,
