@@ -12,7 +12,7 @@
 # Isolation: the bridge lives in its own namespace (dave-br-ID) and every
 # node's veth goes from there into the node's namespace (dave-ID-I), so no
 # interface, address or route is added to the namespace the script runs in,
-# and no packet can leave the run's private 10.77.0.0/24. Run IDs make the
+# and no packet can leave the run's private 10.77.0.0/16. Run IDs make the
 # names of two concurrent runs distinct.
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and printf must use '.' as the decimal point
@@ -24,8 +24,9 @@ usage: scripts/testnet.sh [N] [options]
        scripts/testnet.sh --down ID
 
 Starts N daved nodes (default 5, at most 250), each in its own network
-namespace with address 10.77.0.I on a private bridge, node 1 the edge the
-others bootstrap from. Writes a value through node N, reads it back through
+namespace with address 10.77.I.1 (a /24 of its own, so each node is its
+own address group) on a private bridge, node 1 the edge the others
+bootstrap from. Writes a value through node N, reads it back through
 node 2 (node 1 when N is 2), and reports when each node held it.
 
 options:
@@ -209,7 +210,7 @@ fi
 rid=$(printf '%d%04x' "$$" "$((RANDOM ^ (RANDOM << 1)))" | cut -c1-12)
 brns=dave-br-$rid
 nsname() { echo "dave-$rid-$1"; }
-addr() { echo "10.77.0.$1"; }
+addr() { echo "10.77.$1.1"; }
 port=1618
 tmp=${TMPDIR:-/tmp}/dave-testnet-$rid
 
@@ -231,7 +232,7 @@ worker() {
 
   # ---- network -----------------------------------------------------------------
 
-  say "run $rid: $n nodes on 10.77.0.0/24, bridge in namespace $brns, nodes in $(nsname 1) .. $(nsname "$n")"
+  say "run $rid: $n nodes on 10.77.0.0/16, bridge in namespace $brns, nodes in $(nsname 1) .. $(nsname "$n")"
   # The bridge namespace doubles as the probe for namespace support.
   if ! err=$(ip netns add "$brns" 2>&1); then
     skip "cannot create a network namespace (ip netns add: $err)"
@@ -274,7 +275,7 @@ worker() {
       skip "cannot create a veth pair ($err)"
     fi
     ip -n "$brns" link set "v$i" master br0 up
-    ip -n "$ns" addr add "$(addr "$i")/24" dev eth0
+    ip -n "$ns" addr add "$(addr "$i")/16" dev eth0
     ip -n "$ns" link set lo up
     ip -n "$ns" link set eth0 up
   done
@@ -562,7 +563,7 @@ worker() {
   if [ "$keep" = 1 ]; then
     rm -f "$tmp/stop" "$tmp"/reach.*
     say "--keep: the network stays up (run $rid). To use it:"
-    say "  ip netns exec $(nsname 1) bash        # a shell inside node 1 (10.77.0.1)"
+    say "  ip netns exec $(nsname 1) bash        # a shell inside node 1 (10.77.1.1)"
     say "  XDG_CONFIG_HOME=$tmp/cfg ip netns exec $(nsname 2) $bin -l 127.0.0.1:0 -e $(addr 2):$port set 'hi'"
     say "  ip netns exec $(nsname "$n") $bin -l 127.0.0.1:0 -e $(addr "$n"):$port get $pubkey $name"
     say "  logs: $tmp/node*.log"

@@ -31,7 +31,8 @@ fn node(cap: usize) -> Node {
 }
 
 fn src(i: u8) -> SocketAddr {
-    SocketAddr::from(([192, 0, 2, i], 1618))
+    // Each in an address group of its own (docs/protocol.md 5.4).
+    SocketAddr::from(([198, i, 2, 1], 1618))
 }
 
 /// `a` becomes a validated peer of `n`, then sends `d` quoting its token

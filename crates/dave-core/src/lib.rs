@@ -52,5 +52,7 @@ pub use node::{
     MAX_FANOUT, REASONS,
 };
 pub use note::{Note, NOTE_SLOTS};
-pub use peers::{canonical, splitmix, Admit, Contest, Peer, Peers, BUCKET_SLOTS, NEVER, PROTECTED};
+pub use peers::{
+    canonical, splitmix, Admit, Contest, Peer, Peers, BUCKET_SLOTS, GROUP_MAX, NEVER, PROTECTED,
+};
 pub use store::{Meta, Store};

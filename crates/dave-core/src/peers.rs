@@ -45,6 +45,9 @@ impl Peer {
 
 /// Slots per bucket.
 pub const BUCKET_SLOTS: usize = 16;
+/// Most entries of one address group (GROUP_MAX): the slots of its bucket
+/// a group may use.
+pub const GROUP_MAX: usize = 4;
 /// Entries of a bucket that newcomers cannot displace: its most trusted
 /// live ones (trust above zero).
 pub const PROTECTED: usize = 4;
@@ -52,10 +55,10 @@ const FREE: u32 = u32::MAX;
 const EDGE: u32 = u32::MAX - 1;
 
 /// The peer table (docs/protocol.md 5.4): MAX_PEERS / 16 buckets of 16
-/// slots. An address group maps to one bucket by a keyed hash with a
-/// node-local secret, so a group holds at most 16 entries; a validated
-/// newcomer competes for one slot of it, `H(address) mod 16`, taken if
-/// empty, and otherwise won from an occupant that is not protected and is
+/// slots. An address group maps to one bucket and to GROUP_MAX of its
+/// slots by a keyed hash with a node-local secret, so a group holds at
+/// most GROUP_MAX entries; a validated newcomer competes for one of them,
+/// chosen by its address's hash, taken if empty, and otherwise won from an occupant that is not protected and is
 /// silent or loses on rank under the bucket's seed (redrawn now and then).
 /// Edges sit beside the buckets and are never displaced. Entries are kept
 /// dense (`get(i)` for `i < len()`) for scans and draws.
@@ -188,11 +191,14 @@ impl Peers {
         self.seeds.len()
     }
 
-    /// The bucket of `a`'s group and its slot there.
+    /// The bucket of `a`'s group and its slot there: one of the GROUP_MAX
+    /// slots of the bucket that the group may use, by the address's hash.
     pub fn place_of(&self, a: SocketAddr) -> (usize, usize) {
         let g = crate::group::group(a);
         let b = (self.place.hash(&[b"bucket", &g]) % self.seeds.len() as u64) as usize;
-        let s = (Self::addr_hash(&self.place, &a) % self.bucket_slots as u64) as usize;
+        let first = self.place.hash(&[b"slots", &g]) % self.bucket_slots as u64;
+        let within = Self::addr_hash(&self.place, &a) % GROUP_MAX.min(self.bucket_slots) as u64;
+        let s = ((first + within) % self.bucket_slots as u64) as usize;
         (b, s)
     }
 
@@ -497,11 +503,7 @@ mod tests {
             let a = SocketAddr::from(([203, 0, (i >> 8) as u8, i as u8], 1618));
             p.add(a, false, C);
         }
-        assert!(
-            p.len() <= BUCKET_SLOTS,
-            "{} entries from one group",
-            p.len()
-        );
+        assert!(p.len() <= GROUP_MAX, "{} entries from one group", p.len());
         // A thousand ports of one loopback address are a thousand groups.
         let mut q = table(1024);
         for i in 0..1000u16 {

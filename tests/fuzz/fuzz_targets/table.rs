@@ -3,7 +3,7 @@
 //! after every step the table's own check (every entry indexed and in its
 //! slot), the bound, and at most one bucket of entries per address group.
 #![no_main]
-use dave_core::{group, Contest, KeyedHash, Peers, BUCKET_SLOTS};
+use dave_core::{group, Contest, KeyedHash, Peers, GROUP_MAX};
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
             *per_group.entry(group(e.addr)).or_default() += 1;
         }
         assert!(
-            per_group.values().all(|&n| n <= BUCKET_SLOTS),
+            per_group.values().all(|&n| n <= GROUP_MAX),
             "{per_group:?}"
         );
     }

@@ -27,6 +27,10 @@ pub(super) fn retention(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> 
     }
     let start = sim.epoch();
     let mut half = vec![NEVER; ks.len()];
+    // A dat's life ends the first time fewer than half the nodes hold it:
+    // a copy gossiped back into stores with room between two prunes may
+    // briefly reach half again, which is not the network keeping it.
+    let mut fell = vec![false; ks.len()];
     let mut any = vec![NEVER; ks.len()];
     let mut cutoffs: Vec<f64> = Vec::new();
     let end = cfg.warmup_epochs + cfg.epochs;
@@ -42,8 +46,10 @@ pub(super) fn retention(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> 
         for (j, &(_, k)) in ks.iter().enumerate() {
             let w = sim.tracked()[k].dat.work;
             let h = sim.holders(&w);
-            if h * 2 >= up {
+            if h * 2 >= up && !fell[j] {
                 half[j] = sim.epoch() - start;
+            } else if half[j] != NEVER {
+                fell[j] = true;
             }
             if h > 0 {
                 any[j] = sim.epoch() - start;
