@@ -33,8 +33,10 @@ Usage:
   dave-amp put --node IP:PORT
 
 run     starts `daved` on 127.0.0.1 (the one beside this binary unless
-        --daved), gives it one dat, checks that an honest client that did
-        the handshake gets it, then for each case sends datagrams in a
+        --daved), gives it one dat of the largest size, checks that an
+        honest client that did the handshake gets it (a node that does no
+        handshake, revision 1, is written and asked without a token), then
+        for each case sends datagrams in a
         silent victim's name, from the victim's own socket, every MS (80)
         for S seconds (10), and counts what the victim receives until AFTER
         seconds (3) later. Each case has a fresh victim socket. Prints a
@@ -50,8 +52,9 @@ forge   sends case C with the forged source address SRC from a raw socket
 count   a silent victim: binds IP:PORT, never sends, and after S seconds
         prints `received N datagrams B bytes`.
 client  an honest client: the handshake, then COUNT (20) GETs for the dat
-        WORK, one every MS (250), each answered if its PUT arrives within
-        WAIT ms (1000). Prints `answered K of N` and the handshake time.
+        WORK, one every MS (250), each answered if a PUT of it arrives
+        within WAIT ms (1000; what arrived before the GET is discarded).
+        Prints the handshake time, each GET, and `answered K of N`.
 put     writes one dat (8 bits of work) to the node, checks that it is
         held, and prints its work hash.
 
@@ -390,42 +393,42 @@ impl Drop for Kill {
     }
 }
 
-/// A dat the node is given, made with 8 bits of work.
+/// A dat the node is given, made with 8 bits of work: as large as a dat
+/// can be, so that whatever a node sends of it weighs the most.
 fn make_dat(tag: &str) -> Dat {
     let who = SigningKey::from_bytes(&[0x61; 32]);
-    Dat::make(
-        tag.as_bytes(),
-        b"held by the node",
-        now_ms(),
-        8,
-        &who,
-        1,
-        None,
-    )
-    .expect("a short dat")
-    .0
+    let val = vec![b'd'; wire::max_val_len(tag.len(), dave_core::pow::SOLVER_SALT_LEN)];
+    Dat::make(tag.as_bytes(), &val, now_ms(), 8, &who, 1, None)
+        .expect("a dat of the largest size")
+        .0
 }
 
-/// Asks for `work` with `token` from `sock`; true when the PUT arrives
-/// within `wait`.
+/// Asks for `work` with `token` from `sock`; true when a PUT of it arrives
+/// within `wait`. The socket is drained first: a client that did the
+/// handshake is also seeded the node's dats while it is heard from (2 PING,
+/// 94 ms), so a PUT that arrived before the GET proves nothing. One that
+/// arrives after it is the answer or, rarely, a seed the node sent then.
 fn ask(
     sock: &UdpSocket,
     node: SocketAddr,
-    token: &Cookie,
+    token: Option<&Cookie>,
     work: &[u8; 32],
     wait: Duration,
 ) -> io::Result<bool> {
-    let get = with_token(
-        &encode(&Msg {
-            op: Op::Get,
-            work,
-            ..Msg::default()
-        }),
-        token,
-    );
+    let get = encode(&Msg {
+        op: Op::Get,
+        work,
+        ..Msg::default()
+    });
+    let get = token.map_or(get.clone(), |t| with_token(&get, t));
+    // What arrived before this GET (a seed of the same dat, say) is no
+    // answer to it.
+    sock.set_nonblocking(true)?;
+    let mut buf = [0u8; wire::MTU + 1];
+    while sock.recv_from(&mut buf).is_ok() {}
+    sock.set_nonblocking(false)?;
     sock.send_to(&get, node)?;
     let until = Instant::now() + wait;
-    let mut buf = [0u8; wire::MTU + 1];
     while Instant::now() < until {
         sock.set_read_timeout(Some(
             until
@@ -463,10 +466,26 @@ fn put(node: SocketAddr) -> io::Result<[u8; 32]> {
         "[::]:0"
     };
     let s = UdpSocket::bind(bind)?;
-    let token = handshake(&s, node, Duration::from_secs(5))?;
+    // A revision-1 node (before address validation) does no handshake:
+    // then the dat is written and asked for without a token.
+    let token = match handshake(&s, node, Duration::from_secs(5)) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("dave-amp: {e}; writing and asking without a token");
+            None
+        }
+    };
+    let m = encode(&d.msg(&time));
+    let m = token.map_or(m.clone(), |t| with_token(&m, &t));
     for _ in 0..20 {
-        s.send_to(&with_token(&encode(&d.msg(&time)), &token), node)?;
-        if ask(&s, node, &token, &d.work, Duration::from_millis(200))? {
+        s.send_to(&m, node)?;
+        if ask(
+            &s,
+            node,
+            token.as_ref(),
+            &d.work,
+            Duration::from_millis(200),
+        )? {
             return Ok(d.work);
         }
     }
@@ -489,25 +508,32 @@ fn client(node: SocketAddr, work: &[u8; 32], n: u64, every: Duration, wait: Dura
         }
     };
     let t0 = Instant::now();
-    let token = match handshake(&s, node, Duration::from_secs(10)) {
-        Ok(t) => t,
+    // A revision-1 node does no handshake: then the GETs go without a token.
+    let token = match handshake(&s, node, Duration::from_secs(5)) {
+        Ok(t) => {
+            println!("handshake in {} ms", t0.elapsed().as_millis());
+            Some(t)
+        }
         Err(e) => {
-            println!("handshake failed: {e}");
-            println!("answered 0 of {n}");
-            return 1;
+            println!("handshake failed: {e}; asking without a token");
+            None
         }
     };
-    println!("handshake in {} ms", t0.elapsed().as_millis());
     let mut answered = 0;
     let mut slowest = Duration::ZERO;
     for i in 0..n {
         let start = Instant::now();
-        match ask(&s, node, &token, work, wait) {
+        let at = t0.elapsed().as_millis();
+        match ask(&s, node, token.as_ref(), work, wait) {
             Ok(true) => {
                 answered += 1;
                 slowest = slowest.max(start.elapsed());
+                println!(
+                    "GET {i} at +{at} ms: answered in {:.1} ms",
+                    start.elapsed().as_secs_f64() * 1000.0
+                );
             }
-            Ok(false) => {}
+            Ok(false) => println!("GET {i} at +{at} ms: no answer"),
             Err(e) => eprintln!("dave-amp client: GET {i}: {e}"),
         }
         let next = start + every;
@@ -632,7 +658,12 @@ fn forge(
     work: Option<[u8; 32]>,
 ) -> io::Result<(u64, u64)> {
     let foreign = if c == 'e' {
-        Some(foreign_cookie(SocketAddr::V4(dst))?)
+        Some(foreign_cookie(SocketAddr::V4(dst)).unwrap_or_else(|e| {
+            eprintln!(
+                "dave-amp: the attacker's own handshake failed ({e}): a random token instead"
+            );
+            random8()
+        }))
     } else {
         None
     };
@@ -684,6 +715,7 @@ fn run(
     every: Duration,
     after: Duration,
 ) -> i32 {
+    let given = daved.clone();
     let daved = daved.unwrap_or_else(|| {
         std::env::current_exe()
             .expect("the path of this binary")
@@ -733,8 +765,8 @@ fn run(
             match foreign_cookie(node) {
                 Ok(k) => Some(k),
                 Err(e) => {
-                    eprintln!("dave-amp: the attacker's own handshake failed: {e}");
-                    return 1;
+                    eprintln!("dave-amp: the attacker's own handshake failed ({e}): a random token instead");
+                    Some(random8())
                 }
             }
         } else {
@@ -780,10 +812,10 @@ fn run(
             .map_or("", |k| k.1)
             .replace("80 ms", &format!("{ms} ms"));
         println!(
-            "| ({c}) {what} | {} datagrams, {} B | {} datagrams, {} B | {} | {} B | {} |",
-            t.sent_n,
+            "| ({c}) {what} | {}, {} B | {}, {} B | {} | {} B | {} |",
+            datagrams(t.sent_n),
             t.sent_b,
-            t.recv_n,
+            datagrams(t.recv_n),
             t.recv_b,
             t.ratio(),
             t.bound(),
@@ -792,24 +824,32 @@ fn run(
         ok &= t.holds();
     }
     println!(
-        "\nAddresses added to the peer table: {} (the one honest client; `peers_added` in `daved status --json`){}.",
+        "\nAddresses added to the peer table (`peers_added` in `daved status --json`): {}{}.",
         added_n.map_or("?".into(), |p| p.to_string()),
-        if entered.is_empty() {
-            String::new()
-        } else {
-            format!("; victims among them: {entered:?}")
+        match added_n {
+            Some(1) => " (the one honest client)".to_string(),
+            Some(n) if n > 1 => format!(" (the one honest client and {} more)", n - 1),
+            _ => String::new(),
         }
     );
+    if !entered.is_empty() {
+        println!("\nVictims' addresses among them: {entered:?}.");
+    }
     println!(
-        "\nReproduce: `cargo build --release && target/release/dave-amp run --secs {} --after {} --every {ms} --cases {cases}`",
+        "\nReproduce: `cargo build --release && target/release/dave-amp run --secs {} --after {} --every {ms} --cases {cases}{}`",
         secs.as_secs_f64(),
-        after.as_secs_f64()
+        after.as_secs_f64(),
+        given.map_or(String::new(), |p| format!(" --daved {}", p.display()))
     );
     if ok {
         0
     } else {
         1
     }
+}
+
+fn datagrams(n: u64) -> String {
+    format!("{n} datagram{}", if n == 1 { "" } else { "s" })
 }
 
 fn json_num(json: &str, key: &str) -> Option<u64> {
