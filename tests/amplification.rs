@@ -75,7 +75,11 @@ fn victim(sock: &UdpSocket, node: SocketAddr, p: &[u8], once: bool) -> Tally {
                 t.recv_n += 1;
                 t.recv_b += n as u64;
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => panic!("victim socket: {e}"),
         }
     }
@@ -218,7 +222,10 @@ fn a_stranger_gets_at_most_20_bytes_more_than_was_sent_in_its_name() {
     // count what reaches them; a GET or an empty datagram gets nothing.
     assert_eq!(tallies[0].recv_n, 1, "case a: one GETPEER, one PEER");
     assert!(tallies[1].recv_n > 0, "case b: the GETPEERs are answered");
-    assert_eq!(tallies[2].recv_n, 0, "case c: a GET from an unproven address");
+    assert_eq!(
+        tallies[2].recv_n, 0,
+        "case c: a GET from an unproven address"
+    );
     assert_eq!(tallies[3].recv_n, 0, "case d: empty datagrams");
     let mut buf = [0u8; 2048];
     writer.set_nonblocking(true).unwrap();
