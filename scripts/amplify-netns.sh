@@ -221,6 +221,8 @@ describe() {
   esac
 }
 
+datagrams() { if [ "$1" = 1 ]; then echo "1 datagram"; else echo "$1 datagrams"; fi; }
+
 ok=1
 rows=()
 port=4000
@@ -254,7 +256,7 @@ for c in $(grep -o . <<<"$cases"); do
   fi
   if [ "$sb" -gt 0 ]; then ratio=$(awk -v r="$rb" -v s="$sb" 'BEGIN { printf "%.2fx", r / s }'); else ratio="0 B for 0 B"; fi
   [ "$sb" -gt 0 ] || [ "$rb" = 0 ] || ratio="$rb B for 0 B"
-  rows+=("| ($c) $(describe "$c") | $sn datagrams, $sb B | $rn datagrams, $rb B | $ratio | $bound B | $holds |")
+  rows+=("| ($c) $(describe "$c") | $(datagrams "$sn"), $sb B | $(datagrams "$rn"), $rb B | $ratio | $bound B | $holds |")
   say "case $c: sent $sn datagrams $sb B, the victim received $rn datagrams $rb B ($holds)"
 done
 
@@ -273,7 +275,9 @@ if [ -n "$cases" ]; then
   echo "|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
-  echo "Addresses added to the node's peer table: $added (the honest client that wrote the dat; \`peers_added\` in \`daved status --json\`)."
+  who="the honest client that wrote the dat"
+  [ "${added:-0}" -le 1 ] || who="$who, and $((added - 1)) more"
+  echo "Addresses added to the node's peer table (\`peers_added\` in \`daved status --json\`): $added ($who)."
   [ "$added" = 1 ] || ok=0
 fi
 
@@ -306,7 +310,7 @@ if [ "$arp_every" -gt 0 ]; then
   echo "| measure | value |"
   echo "|---|---|"
   echo "| forged GETPEERs | $fn datagrams ($fb B) from 10.77.0.200-250 in $arp_secs s (a round of 51 every $arp_every ms) |"
-  echo "| honest client's handshake (during the flood) | ${hs:-failed} ms |"
+  echo "| honest client's handshake (during the flood) | ${hs:+$hs ms}${hs:-none: $(sed -n 's/^handshake failed: //p' "$tmp/client.arp")} |"
   echo "| honest GETs answered | ${got:-0} of 20 (slowest ${slow:-?} ms) |"
   echo "| node's datagrams sent meanwhile | $(($(json_num packets_out "$st") - out0)), send errors $(($(json_num send_errors "$st") - err0)), dropped with the outbox full $(($(json_num outbox_full "$st") - full0)) |"
   echo "| neighbour entries unresolved at the end | $neigh |"
