@@ -259,7 +259,11 @@ fn a_stranger_gets_at_most_20_bytes_more_than_was_sent_in_its_name() {
         .filter_map(|l| l.split("/d/pi/add ").nth(1))
         .map(|a| a.trim().to_string())
         .collect();
-    assert_eq!(added, vec![honest_addr], "addresses added to the table");
+    // A release build compiles debug lines out (the `log` crate's
+    // release_max_level_info), and then only the status counts.
+    if cfg!(debug_assertions) {
+        assert_eq!(added, vec![honest_addr], "addresses added to the table");
+    }
     for v in &victims {
         assert!(!added.contains(v), "victim {v} entered the peer table");
     }
