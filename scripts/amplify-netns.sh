@@ -310,7 +310,11 @@ if [ "$arp_every" -gt 0 ]; then
   echo "| measure | value |"
   echo "|---|---|"
   echo "| forged GETPEERs | $fn datagrams ($fb B) from 10.77.0.200-250 in $arp_secs s (a round of 51 every $arp_every ms) |"
-  echo "| honest client's handshake (during the flood) | ${hs:+$hs ms}${hs:-none: $(sed -n 's/^handshake failed: //p' "$tmp/client.arp")} |"
+  if [ -n "$hs" ]; then
+    echo "| honest client's handshake (during the flood) | $hs ms |"
+  else
+    echo "| honest client's handshake (during the flood) | none: $(sed -n 's/^handshake failed: //p' "$tmp/client.arp") |"
+  fi
   echo "| honest GETs answered | ${got:-0} of 20 (slowest ${slow:-?} ms) |"
   echo "| node's datagrams sent meanwhile | $(($(json_num packets_out "$st") - out0)), send errors $(($(json_num send_errors "$st") - err0)), dropped with the outbox full $(($(json_num outbox_full "$st") - full0)) |"
   echo "| neighbour entries unresolved at the end | $neigh |"

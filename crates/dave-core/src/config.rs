@@ -42,10 +42,16 @@ pub const UNTRUSTED_VERIFY_BURST: u64 = 64;
 pub const OUTBOX_SLOTS: usize = 256;
 /// Epochs between two cookie secrets (docs/protocol.md 5.3): about 69 s.
 pub const ROTATE_EPOCHS: u64 = 1 << 20;
-/// Replies to unvalidated addresses per epoch, all together (a burst of
-/// this many, refilled one per epoch): at the default EPOCH at most about
-/// 15,000 a second of 22 bytes, whatever the number of forged sources.
+/// Replies to unvalidated addresses, all together: a burst of this many,
+/// refilled one per [`UNVALIDATED_REPLY_EPOCHS`].
 pub const UNVALIDATED_REPLIES: u64 = 64;
+/// Epochs per reply to an unvalidated address, all sources together: at
+/// the default EPOCH about 480 a second of 22 bytes. Small on purpose: a
+/// reply to a forged on-link address that never answers ARP waits in the
+/// kernel for the 3 s ARP timeout, charged (about 1 KB of truesize) to the
+/// node's socket; 3 s of these replies must stay well below its 2 MiB send
+/// buffer, or the node's own sends stall (docs/security.md).
+pub const UNVALIDATED_REPLY_EPOCHS: u64 = 32;
 /// Epochs between redrawing one bucket's rank seed (docs/protocol.md 5.4):
 /// about 0.27 s, so with 64 buckets each is redrawn every 17 s and an
 /// entry that won its slot on rank defends it against a fresh draw that
@@ -124,6 +130,8 @@ pub struct Config {
     pub rotate_epochs: u64,
     /// See [`UNVALIDATED_REPLIES`].
     pub unvalidated_replies: u64,
+    /// See [`UNVALIDATED_REPLY_EPOCHS`].
+    pub unvalidated_reply_epochs: u64,
     /// See [`RESEED_EPOCHS`].
     pub reseed_epochs: u64,
 }
@@ -158,6 +166,7 @@ impl Default for Config {
             notes: false,
             rotate_epochs: ROTATE_EPOCHS,
             unvalidated_replies: UNVALIDATED_REPLIES,
+            unvalidated_reply_epochs: UNVALIDATED_REPLY_EPOCHS,
             reseed_epochs: RESEED_EPOCHS,
         }
     }
@@ -182,7 +191,7 @@ impl Config {
     /// Checks every setting once, when a node is built
     /// ([`crate::Node::try_new`]): after this nothing re-checks them.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let at_least_one: [(&'static str, u64); 15] = [
+        let at_least_one: [(&'static str, u64); 16] = [
             ("epoch_ns (--epoch, --rate)", self.epoch_ns),
             ("dat_cap (--cap)", self.dat_cap as u64),
             ("dat_slack", self.dat_slack as u64),
@@ -198,6 +207,7 @@ impl Config {
             ("fanout", self.fanout as u64),
             ("rotate_epochs", self.rotate_epochs),
             ("reseed_epochs", self.reseed_epochs),
+            ("unvalidated_reply_epochs", self.unvalidated_reply_epochs),
         ];
         for (name, v) in at_least_one {
             if v == 0 {

@@ -222,14 +222,26 @@ pub fn sent_to(n: &mut Node, to: SocketAddr) -> Vec<Vec<u8>> {
 /// validated peer of `n`, and `n` has moved on by one epoch. Returns the
 /// token `a` quotes from then on; everything else `n` queued is dropped.
 pub fn handshake(n: &mut Node, a: SocketAddr) -> Cookie {
-    n.handle_packet(a, &getpeer(&[7; 8], None));
-    let token = sent_to(n, a)
-        .iter()
-        .find_map(|b| match wire::decode(b) {
+    // The node answers strangers within a budget; when it is spent, wait
+    // for it to refill and ask again.
+    let wait = n.config().unvalidated_reply_epochs;
+    let mut token = None;
+    for _ in 0..1000 {
+        n.handle_packet(a, &getpeer(&[7; 8], None));
+        token = sent_to(n, a).iter().find_map(|b| match wire::decode(b) {
             Ok(Packet::Peer { cookie, .. }) => Some(*cookie),
             _ => None,
-        })
-        .unwrap_or_else(|| panic!("{a}'s GETPEER was not answered with a cookie"));
+        });
+        if token.is_some() {
+            break;
+        }
+        let next = Now {
+            epoch: n.epoch() + wait,
+            unix_ms: n.now_ms(),
+        };
+        n.handle_tick(next);
+    }
+    let token = token.unwrap_or_else(|| panic!("{a}'s GETPEER was not answered with a cookie"));
     let next = Now {
         epoch: n.epoch() + 1,
         unix_ms: n.now_ms(),

@@ -67,7 +67,9 @@ impl Node {
             self.peers.reseed(b, seed);
             self.reseed_cursor = b + 1;
         }
-        if self.reply_tokens < self.cfg.unvalidated_replies {
+        if e % self.cfg.unvalidated_reply_epochs == 0
+            && self.reply_tokens < self.cfg.unvalidated_replies
+        {
             self.reply_tokens += 1;
         }
         if self.candidates.len() > 0 {
