@@ -258,8 +258,13 @@ impl Peers {
     }
 
     /// Admits a validated address (docs/protocol.md 5.4). An edge is
-    /// always admitted while there is room for edges.
+    /// always admitted while there is room for edges; an address already
+    /// held is refused.
     pub fn add(&mut self, a: SocketAddr, edge: bool, c: Contest) -> Admit {
+        // An address holds one entry at most.
+        if self.find(a).is_some() {
+            return Admit::Refused;
+        }
         if edge {
             if self.list.len() >= self.max {
                 return Admit::Refused;
@@ -492,6 +497,19 @@ mod tests {
                 "edges have room"
             );
         }
+        p.check(&[]).unwrap();
+    }
+
+    #[test]
+    fn an_address_holds_one_entry() {
+        // Found by the `table` fuzz target: an edge added under an address
+        // the table already held made a second entry.
+        let mut p = table(16);
+        let a = SocketAddr::from(([203, 3, 255, 64], 1618));
+        assert!(added(p.add(a, false, C)).is_some());
+        assert_eq!(p.add(a, true, C), Admit::Refused);
+        assert_eq!(p.add(a, false, C), Admit::Refused);
+        assert_eq!(p.len(), 1);
         p.check(&[]).unwrap();
     }
 
