@@ -7,6 +7,10 @@
 //! lenient, because every field here has one legal size: a field of the wrong
 //! wire type, a repeated singular field, or a field of impossible length drops
 //! the packet. Unknown fields are skipped for forward compatibility.
+//!
+//! One piece on purpose (over 800 lines with its tests): the field numbers,
+//! the size rules, the typed packets, the decoder and the encoder must
+//! agree byte for byte, and kept side by side they cannot drift.
 
 use quick_protobuf::{BytesReader, BytesWriter, Writer};
 use std::fmt;

@@ -11,6 +11,10 @@
 //! as the source). `forge`, `count`, `client` and `put` are the pieces
 //! `scripts/amplify-netns.sh` runs in network namespaces, where the source
 //! address is forged from a raw socket. Run with `--help` for usage.
+//!
+//! One file (over 800 lines): its subcommands share one way of building,
+//! sending and counting datagrams, so that loopback and namespace figures
+//! are measured alike.
 
 use dave::handshake::{handshake, with_token};
 use dave_core::wire::{self, Cookie, Msg, Op, Packet, COOKIE_LEN};
