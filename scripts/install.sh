@@ -65,7 +65,7 @@ Check that the node is healthy:
   systemctl status dave                      # active (running)
   daved status                               # peers, dats, rates, drops (--json for scripts)
   journalctl -u dave | grep /d/st            # the periodic status line
-  journalctl -u dave | grep /d/pr            # prunes
+  journalctl -u dave | grep /d/pr            # prunes that dropped dats
 Add bootstrap peers:  systemctl edit dave   (then: [Service] ExecStart= and ExecStart=... -e HOST:1618)
 Cap bandwidth:        change --rate in the unit (dats/s like 500, or bytes/s like 512KB)
 MSG

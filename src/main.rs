@@ -211,7 +211,13 @@ fn main() -> ExitCode {
         println!("daved {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    dave::logfmt::init(m.opt_present("v"));
+    // A node logs on standard output; a command's own output goes there,
+    // so its node logs on standard error, and only with -v.
+    if m.free.is_empty() {
+        dave::logfmt::init(m.opt_present("v"));
+    } else {
+        dave::logfmt::init_client(m.opt_present("v"));
+    }
     match run(&m) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::Runtime(msg)) => {

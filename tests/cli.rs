@@ -104,11 +104,23 @@ fn write_through_one_node_and_read_through_another() {
     let got = daved(&["-e", &e2, "get", &pubkey, &name], &dir);
     assert_eq!(got.stdout, b"-dash value-", "{}", text(&got.stderr));
 
-    // Not found: exit 1 and a message saying what was tried.
-    let miss = daved(&["-e", &e2, "-t", "0.5", "get", &"ab".repeat(32)], &dir);
+    // Not found: exit 1 and a message saying what was tried, and nothing
+    // else: the client's own node prunes every 2.1 s, silently.
+    let miss = daved(&["-e", &e2, "-t", "2.5", "get", &"ab".repeat(32)], &dir);
     assert_eq!(miss.status.code(), Some(1));
     let err = text(&miss.stderr);
     assert!(err.contains("not found") && err.contains(&e2), "{err}");
+    assert_eq!(err.lines().count(), 1, "only the error: {err}");
+    assert!(miss.stdout.is_empty());
+    // With -v its node's lines go to standard error, never to the output.
+    let miss = daved(
+        &["-v", "-e", &e2, "-t", "0.5", "get", &"ab".repeat(32)],
+        &dir,
+    );
+    assert_eq!(miss.status.code(), Some(1));
+    let err = text(&miss.stderr);
+    assert!(err.contains(" /d/pi/") || err.contains(" /d/h/"), "{err}");
+    assert!(miss.stdout.is_empty());
 
     // A node stops cleanly on SIGTERM and says so. It has run past one
     // status period (1 s) first, so its log must hold a /d/st line.
@@ -135,7 +147,7 @@ fn write_through_one_node_and_read_through_another() {
             "log line without a /fn/proc/action prefix: {line}"
         );
     }
-    assert!(log.contains("/d/start") && log.contains("/d/stop"), "{log}");
+    assert!(log.contains("/d/up") && log.contains("/d/down"), "{log}");
     assert!(log.contains("/d/st peers="), "status lines: {log}");
 }
 
@@ -300,7 +312,7 @@ fn a_second_node_on_the_same_port_does_not_take_the_status() {
     nodes
         .0
         .push(start_node(port, None, &first_log, &["--status", "0"]));
-    wait_for_line(&first_log, "/d/start");
+    wait_for_line(&first_log, "/d/up");
     let o = status_of(port, &dir);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let second_log = dir.join("second.log");
@@ -308,8 +320,8 @@ fn a_second_node_on_the_same_port_does_not_take_the_status() {
         Command::new(BIN)
             .args(["-l", &format!("127.0.0.2:{port}"), "--status", "0"])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&second_log).unwrap())
+            .stderr(Stdio::null())
+            .stdout(std::fs::File::create(&second_log).unwrap())
             .spawn()
             .expect("daved starts"),
     );
@@ -323,7 +335,7 @@ fn a_second_node_on_the_same_port_does_not_take_the_status() {
         )),
         "{taken}"
     );
-    wait_for_line(&second_log, "/d/start");
+    wait_for_line(&second_log, "/d/up");
     for _ in 0..3 {
         let o = status_of(port, &dir);
         assert!(o.status.success(), "{}", text(&o.stderr));
@@ -420,7 +432,7 @@ fn an_answer_from_another_user_is_refused() {
         taken.contains(&format!("uid 65534 (pid {impostor_pid})")),
         "{taken}"
     );
-    wait_for_line(&log, "/d/start");
+    wait_for_line(&log, "/d/up");
     for json in [false, true] {
         let mut args = vec!["status", "-p"];
         let p = port.to_string();
@@ -453,18 +465,18 @@ fn an_answer_from_another_user_is_refused() {
             .uid(65534)
             .gid(65534)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&other_log).unwrap())
+            .stderr(Stdio::null())
+            .stdout(std::fs::File::create(&other_log).unwrap())
             .spawn()
             .expect("daved starts"),
     );
-    wait_for_line(&other_log, "/d/start");
+    wait_for_line(&other_log, "/d/up");
     let log = dir.join("node2.log");
     procs
         .0
         .push(start_node(port, None, &log, &["--status", "0"]));
     wait_for_line(&log, "/ctl/taken");
-    wait_for_line(&log, "/d/start");
+    wait_for_line(&log, "/d/up");
     let o = daved(&["status", "-p", &port.to_string()], &dir);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");

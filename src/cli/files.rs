@@ -44,14 +44,6 @@ fn file_config(cfg: &mut Config, window: usize, dats: usize) {
 /// is large enough to hold a transfer's worth of them.
 const CLIENT_DATS: usize = 16384;
 
-/// A transfer runs long enough for the client node's periodic info lines
-/// (prunes) to show; they say nothing to someone moving a file.
-fn quiet_node_logs(m: &getopts::Matches) {
-    if !m.opt_present("v") {
-        log::set_max_level(log::LevelFilter::Warn);
-    }
-}
-
 fn window(m: &getopts::Matches) -> Result<usize, Fail> {
     let w = parse_num::<usize>(m, "window", "a number of requests")?.unwrap_or(DEFAULT_WINDOW);
     if !(1..=4096).contains(&w) {
@@ -223,7 +215,6 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
             "setf takes one FILE (or - for standard input)".into(),
         ));
     };
-    quiet_node_logs(m);
     let bits = parse_num::<u8>(m, "d", "a number of bits")?.unwrap_or(16);
     if !(pow::MIN_WORK..=64).contains(&bits) {
         return Err(Fail::Usage(format!(
@@ -441,7 +432,6 @@ pub(crate) fn cmd_getf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
         }
         _ => return Err(Fail::Usage("getf takes HASH, or PUBKEY NAME".into())),
     };
-    quiet_node_logs(m);
     let json = m.opt_present("json");
     let dest = match m.opt_str("o").as_deref() {
         Some("-") if json => {

@@ -67,7 +67,7 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         None => None,
     };
     info!(
-        "/d/start listening on {} epoch={epoch_ns}ns seed_rate={:.0}dats/s cap={cap} edges={nedges} dats={} rcvbuf={}",
+        "/d/up listening on {} epoch={epoch_ns}ns seed_rate={:.0}dats/s cap={cap} edges={nedges} dats={} rcvbuf={}",
         drv.local_addr().map_err(rt)?,
         1e9 / (dave_core::SEED_EPOCHS as f64 * epoch_ns as f64),
         drv.node().store().len(),
@@ -85,7 +85,7 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
     }
     let s = drv.node().stats();
     info!(
-        "/d/stop dats={} peers={} packets in={} out={}",
+        "/d/down dats={} peers={} packets in={} out={}",
         drv.node().store().len(),
         drv.node().peers().len(),
         s.packets_in,
