@@ -151,6 +151,49 @@ fn write_through_one_node_and_read_through_another() {
     assert!(log.contains("/d/st peers="), "status lines: {log}");
 }
 
+/// `daved status` counts the nodes of the network as peers and the short
+/// clients that came and went (still in the table until DROP epochs of
+/// silence) as clients.
+#[test]
+fn status_shows_peers_and_recent_clients_apart() {
+    let dir = tmpdir("cli-status-clients");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes = Nodes(Vec::new());
+    for (i, p) in ports.iter().enumerate() {
+        let edge = (i > 0).then_some(ports[0]);
+        let log = dir.join(format!("n{i}.log"));
+        nodes.0.push(start_node(*p, edge, &log, &["--status", "0"]));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let e0 = format!("127.0.0.1:{}", ports[0]);
+    for _ in 0..3 {
+        let o = daved(&["-e", &e0, "-t", "0.3", "get", &"cd".repeat(32)], &dir);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    }
+    // The clients are gone; the two other nodes stay.
+    let t0 = Instant::now();
+    let (mut out, mut json) = (String::new(), String::new());
+    while t0.elapsed() < Duration::from_secs(5) {
+        out = text(&status_of(ports[0], &dir).stdout);
+        json = text(&daved(&["status", "-p", &ports[0].to_string(), "--json"], &dir).stdout);
+        if out.contains("peers     2 (2 live, 0 edges)")
+            && out.contains("clients   3 recent (0 live)")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        out.contains("peers     2 (2 live, 0 edges)")
+            && out.contains("clients   3 recent (0 live)"),
+        "{out}"
+    );
+    assert!(
+        json.contains("\"peers\":2,\"live_peers\":2,\"edges\":0,\"clients\":3,\"live_clients\":0"),
+        "{json}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2_and_runtime_failures_exit_1() {
     let dir = tmpdir("cli-usage");
