@@ -82,7 +82,7 @@ fn options() -> Options {
     o.optmulti(
         "e",
         "edge",
-        "bootstrap peer; repeat for more (client default: 127.0.0.1:1618)",
+        "bootstrap peer: IP:PORT, [IPV6]:PORT, or HOST:PORT (a name is resolved at start); repeat for more (client default: 127.0.0.1:1618)",
         "ADDR",
     );
     o.optflag(
@@ -362,7 +362,10 @@ fn parse_num<T: std::str::FromStr>(
     }
 }
 
-/// Parses `host:port`, `[v6]:port`, or a bare address (port 1618).
+/// Parses `IP:PORT`, `[IPV6]:PORT`, a bare IP (port 1618), or a host name
+/// with or without `:PORT`, which is resolved now (an IPv4 address first,
+/// if it has one). Text that cannot be an address is a usage error; a name
+/// that does not resolve is a runtime error that says so.
 fn parse_addr(s: &str) -> Result<SocketAddr, Fail> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
@@ -373,18 +376,39 @@ fn parse_addr(s: &str) -> Result<SocketAddr, Fail> {
     {
         return Ok(SocketAddr::new(ip, DEFAULT_PORT));
     }
-    let with_port = if s.contains(':') {
-        s.to_string()
-    } else {
-        format!("{s}:{DEFAULT_PORT}")
+    let bad = || {
+        Fail::Usage(format!(
+            "`{s}` is not an address (want HOST:PORT, [IPV6]:PORT, IP or HOST)"
+        ))
     };
-    with_port
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut it| it.next())
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+        None => (s, DEFAULT_PORT),
+    };
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !name_ok {
+        return Err(bad());
+    }
+    let found: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+        Ok(it) => it.collect(),
+        Err(e) => {
+            return Err(Fail::Runtime(format!(
+                "cannot resolve the host name `{host}` (in `{s}`): {e}; check the name, or give an IP address"
+            )))
+        }
+    };
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
         .ok_or_else(|| {
-            Fail::Usage(format!(
-                "`{s}` is not an address (want HOST:PORT, [IPV6]:PORT or IP)"
+            Fail::Runtime(format!(
+                "the host name `{host}` (in `{s}`) has no address; check the name, or give an IP address"
             ))
         })
 }
@@ -460,4 +484,21 @@ fn epoch_for_rate(s: &str) -> Result<u64, Fail> {
 
 fn edges(m: &getopts::Matches) -> Result<Vec<SocketAddr>, Fail> {
     m.opt_strs("e").iter().map(|s| parse_addr(s)).collect()
+}
+
+/// The edges given as host names, with what they resolved to:
+/// `seed.example:1618=203.0.113.5:1618, ...` (empty if none was a name).
+fn resolved(m: &getopts::Matches, edges: &[SocketAddr]) -> String {
+    m.opt_strs("e")
+        .iter()
+        .zip(edges)
+        .filter(|(s, _)| {
+            s.parse::<SocketAddr>().is_err()
+                && s.trim_matches(|c| c == '[' || c == ']')
+                    .parse::<std::net::IpAddr>()
+                    .is_err()
+        })
+        .map(|(s, a)| format!("{s}={a}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

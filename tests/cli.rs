@@ -194,6 +194,62 @@ fn status_shows_peers_and_recent_clients_apart() {
     );
 }
 
+/// `-e` takes host names, resolved at start; a name that does not resolve
+/// is a runtime error (exit 1) that says so; a node without edges says
+/// once that it is alone and how to join.
+#[test]
+fn edges_by_host_name_and_a_node_alone() {
+    let dir = tmpdir("cli-names");
+    let (pa, pb) = (free_port(), free_port());
+    let mut nodes = Nodes(Vec::new());
+    let (la, lb) = (dir.join("a.log"), dir.join("b.log"));
+    nodes.0.push(start_node(pa, None, &la, &["--status", "0"]));
+    let name = format!("localhost:{pa}");
+    nodes
+        .0
+        .push(start_node(pb, None, &lb, &["--status", "0", "-e", &name]));
+    let alone = wait_for_line(&la, "/d/alone");
+    assert!(alone.contains("-e HOST:PORT"), "{alone}");
+    let up = wait_for_line(&lb, "/d/up");
+    assert!(
+        up.contains("edges=1") && up.contains(&format!("resolved: {name}=127.0.0.1:{pa}")),
+        "{up}"
+    );
+    // A client through the name reaches the node (then finds nothing).
+    let o = daved(&["-e", &name, "-t", "0.5", "get", &"ef".repeat(32)], &dir);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not found") && err.contains(&format!("127.0.0.1:{pa}")),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let a = std::fs::read_to_string(&la).unwrap();
+    assert_eq!(a.matches("/d/alone").count(), 1, "{a}");
+    let b = std::fs::read_to_string(&lb).unwrap();
+    assert!(!b.contains("/d/alone"), "{b}");
+    // A name that does not resolve: exit 1, saying so, for a node and a client.
+    for args in [
+        &["-l", "127.0.0.1:0", "-e", "nosuchhost.invalid:1618"][..],
+        &["-e", "nosuchhost.invalid", "get", &"ef".repeat(32)],
+    ] {
+        let o = daved(args, &dir);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("cannot resolve the host name `nosuchhost.invalid`"),
+            "{err}"
+        );
+        assert!(!err.contains("Usage:"), "{err}");
+    }
+    // Text that cannot be an address is bad usage.
+    for bad in ["host:notaport", "two words:1618", ":1618"] {
+        let o = daved(&["-l", "127.0.0.1:0", "-e", bad], &dir);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("is not an address"), "{bad}");
+    }
+}
+
 #[test]
 fn usage_errors_exit_2_and_runtime_failures_exit_1() {
     let dir = tmpdir("cli-usage");
