@@ -285,6 +285,67 @@ fn usage_errors_exit_2_and_runtime_failures_exit_1() {
     ] {
         assert!(h.contains(word), "--help mentions {word}");
     }
+    // `daved help` is --help; the usage lines are complete.
+    let plain = daved(&["help"], &dir);
+    assert!(plain.status.success());
+    assert_eq!(plain.stdout, help.stdout);
+    let line = h
+        .lines()
+        .find(|l| l.starts_with("Usage: daved"))
+        .unwrap_or_default();
+    for flag in [
+        "-l ADDR",
+        "-e ADDR",
+        "-v",
+        "--epoch NS",
+        "--rate RATE",
+        "--cap N",
+        "--status SECS",
+        "--backup FILE",
+        "--http ADDR",
+    ] {
+        assert!(line.contains(flag), "the usage line lacks {flag}: {line}");
+    }
+    // Every command's own help: `daved help CMD` and `daved CMD --help`,
+    // with its options only, and examples.
+    for (cmd, has, lacks) in [
+        ("node", "--backup", "--difficulty"),
+        ("keygen", "--force", "--timeout"),
+        ("pubkey", "--keyfile", "--force"),
+        ("set", "--difficulty", "--output"),
+        ("get", "--timeout", "--difficulty"),
+        ("setf", "--window", "--output"),
+        ("getf", "--output", "--difficulty"),
+        ("status", "--port", "--edge"),
+        ("help", "--help", "--edge"),
+    ] {
+        let o = daved(&["help", cmd], &dir);
+        let out = text(&o.stdout);
+        assert!(o.status.success(), "help {cmd}: {}", text(&o.stderr));
+        assert!(
+            out.contains("Usage: daved") && out.contains("Examples:\n    daved"),
+            "help {cmd}: {out}"
+        );
+        assert!(
+            out.contains(has) && !out.contains(lacks),
+            "help {cmd}: {out}"
+        );
+        if cmd != "node" {
+            let o = daved(&[cmd, "--help"], &dir);
+            assert!(o.status.success(), "{cmd} --help");
+            assert_eq!(text(&o.stdout), out, "{cmd} --help is help {cmd}");
+        }
+    }
+    let o = daved(&["help", "frobnicate"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("unknown command `frobnicate`"));
+    // A usage error of a command shows that command's usage line.
+    let o = daved(&["get"], &dir);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("Usage: daved [-e ADDR]... get") && err.contains("daved help get"),
+        "{err}"
+    );
     // No key yet: set says how to make one.
     let o = daved(&["-e", "127.0.0.1:9", "set", "x"], &dir);
     assert_eq!(o.status.code(), Some(1));

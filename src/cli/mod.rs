@@ -3,4 +3,5 @@
 pub mod client;
 pub mod files;
 pub mod run;
+pub mod usage;
 pub mod values;
