@@ -17,8 +17,12 @@ use cli::usage::{self, allowed};
 enum Fail {
     /// Not found, timeout, or an error: exit 1.
     Runtime(String),
+    /// The same, with a name for it (`--json` prints it as `error`).
+    Named(&'static str, String),
     /// Bad usage: exit 2, with usage text.
     Usage(String),
+    /// Ctrl-C: exit 130.
+    Interrupted,
 }
 
 /// A node for a configuration built from flags: a setting out of range is
@@ -56,18 +60,30 @@ fn main() -> ExitCode {
     } else {
         dave::logfmt::init_client(m.opt_present("v"));
     }
-    match run(&m) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Fail::Runtime(msg)) => {
-            eprintln!("daved: {msg}");
-            ExitCode::from(1)
-        }
-        Err(Fail::Usage(msg)) => {
-            let known = usage::command(cmd).map_or("", |c| c.name);
-            eprintln!("daved: {msg}\n\n{}", usage::line(known));
-            ExitCode::from(2)
-        }
+    if !m.free.is_empty() {
+        cli::interrupt::install();
     }
+    let json = m.opt_present("json");
+    let (code, name, msg) = match run(&m) {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(Fail::Runtime(msg)) => (1, "error", msg),
+        Err(Fail::Named(name, msg)) => (1, name, msg),
+        Err(Fail::Usage(msg)) => (2, "usage", msg),
+        Err(Fail::Interrupted) => (130, "interrupted", "interrupted".to_string()),
+    };
+    if json {
+        // --json: the error is JSON too, where the answer would have been.
+        println!(
+            "{{\"error\":\"{name}\",\"message\":\"{}\"}}",
+            dave::json::escape(&msg)
+        );
+    } else if code == 2 {
+        let known = usage::command(cmd).map_or("", |c| c.name);
+        eprintln!("daved: {msg}\n\n{}", usage::line(known));
+    } else {
+        eprintln!("daved: {msg}");
+    }
+    ExitCode::from(code)
 }
 
 /// `daved --help`, `daved help [COMMAND]`, `daved COMMAND --help`.
@@ -208,10 +224,25 @@ fn parse_num<T: std::str::FromStr>(
 ) -> Result<Option<T>, Fail> {
     match m.opt_str(name) {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| Fail::Usage(format!("--{name} wants {what}, not `{s}`"))),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            let dash = if name.len() == 1 { "-" } else { "--" };
+            Fail::Usage(format!("{dash}{name} wants {what}, not `{s}`"))
+        }),
+    }
+}
+
+/// `-d BITS` for set and setf: 8 to 64, default 16; one message for every
+/// value outside (too small, too large, not a number).
+fn difficulty(m: &getopts::Matches) -> Result<u8, Fail> {
+    use dave_core::pow::MIN_WORK;
+    let Some(s) = m.opt_str("d") else {
+        return Ok(16);
+    };
+    match s.parse::<u8>() {
+        Ok(b) if (MIN_WORK..=64).contains(&b) => Ok(b),
+        _ => Err(Fail::Usage(format!(
+            "-d wants a difficulty from {MIN_WORK} to 64 bits (each bit doubles the work), not `{s}`"
+        ))),
     }
 }
 

@@ -250,6 +250,141 @@ fn edges_by_host_name_and_a_node_alone() {
     }
 }
 
+/// set says what its proof of work should take, warns when that is long,
+/// ends cleanly on Ctrl-C, and words every bad difficulty the same; a
+/// value too large for set points to setf; getf says plainly when a root
+/// is not there or is a value, and --json errors are JSON.
+#[test]
+fn set_and_getf_say_what_happens() {
+    let dir = tmpdir("cli-set-getf");
+    let port = free_port();
+    let _nodes = Nodes(vec![start_node(
+        port,
+        None,
+        &dir.join("n.log"),
+        &["--status", "0"],
+    )]);
+    let e = format!("127.0.0.1:{port}");
+    let x = dir.join("x");
+    let x = x.to_str().unwrap();
+    assert!(daved(&["keygen"], &dir).status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    // One wording for every bad difficulty.
+    for d in ["7", "65", "300", "lots"] {
+        let o = daved(&["-e", &e, "set", "-d", d, "x"], &dir);
+        assert_eq!(o.status.code(), Some(2), "-d {d}");
+        let err = text(&o.stderr);
+        assert!(
+            err.starts_with(&format!(
+                "daved: -d wants a difficulty from 8 to 64 bits (each bit doubles the work), not `{d}`"
+            )),
+            "{err}"
+        );
+    }
+    let big = "v".repeat(2000);
+    let o = daved(&["-e", &e, "set", &big], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("daved setf FILE"),
+        "{}",
+        text(&o.stderr)
+    );
+    // The expected time first, at this machine's measured rate.
+    let o = daved(&["-e", &e, "set", "-d", "8", "a value"], &dir);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("proof of work: 8 bits, expected ") && first.contains(" attempts/s on "),
+        "{err}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+    let work = field(&text(&o.stdout), "work").to_string();
+    // A long one is warned of, and Ctrl-C ends it with a clean line.
+    let mut child = Command::new(BIN)
+        .args(["-e", &e, "set", "-d", "60", "long"])
+        .env("XDG_CONFIG_HOME", &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+        s
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "Ctrl-C ignored");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("daved: warning: that is more than a minute"),
+        "{err}"
+    );
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        err.ends_with('\n')
+            && last.starts_with("daved: interrupted: the proof of work stopped after "),
+        "{err:?}"
+    );
+    // getf of a value, of a root nobody has; as text and as JSON.
+    let o = daved(&["-e", &e, "getf", &work, "-o", x], &dir);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("daved: this is a value, not a file:")
+            && err.contains(&format!("daved get {work}"))
+            && !err.contains("refused"),
+        "{err}"
+    );
+    let o = daved(&["-e", &e, "--json", "getf", &work, "-o", x], &dir);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out.starts_with("{\"error\":\"not_a_file\",\"message\":\"this is a value"),
+        "{out}"
+    );
+    let missing = "ab".repeat(32);
+    let o = daved(&["-e", &e, "-t", "0.5", "getf", &missing, "-o", x], &dir);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("daved: root not found: no peer had"),
+        "{err}"
+    );
+    let o = daved(
+        &["-e", &e, "-t", "0.5", "--json", "getf", &missing, "-o", x],
+        &dir,
+    );
+    let out = text(&o.stdout);
+    assert!(out.starts_with("{\"error\":\"root_not_found\""), "{out}");
+    // Nothing written, and no temporary file left behind.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n == "x" || n.starts_with(".daved-getf-")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // A usage error under --json is JSON too (exit 2).
+    let o = daved(&["--json", "status", "extra"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stdout).starts_with("{\"error\":\"usage\""));
+}
+
 #[test]
 fn usage_errors_exit_2_and_runtime_failures_exit_1() {
     let dir = tmpdir("cli-usage");
@@ -601,9 +736,21 @@ fn an_answer_from_another_user_is_refused() {
             args.push("--json");
         }
         let o = daved(&args, &dir);
-        let err = text(&o.stderr);
+        // --json prints the error as JSON on standard output; never the
+        // impostor's answer.
+        let (out, err) = (text(&o.stdout), text(&o.stderr));
+        let err = if json {
+            assert!(
+                out.starts_with("{\"error\":\"error\",\"message\":") && err.is_empty(),
+                "{out}"
+            );
+            out
+        } else {
+            assert!(out.is_empty(), "{out}");
+            err
+        };
         assert_eq!(o.status.code(), Some(1), "{err}");
-        assert!(text(&o.stdout).is_empty(), "{}", text(&o.stdout));
+        assert!(!err.contains("impostor"), "{err}");
         assert!(
             err.contains(&format!("came from uid 65534 (pid {impostor_pid})"))
                 && err.contains(&format!(

@@ -53,7 +53,7 @@ Examples:
     daved -v | grep /d/pr                  watch only pruning
 
 Exit status: 0 success; 1 not found, timed out, refused, or a host name that
-does not resolve (the message says what was tried); 2 bad usage.";
+does not resolve (the message says what was tried); 2 bad usage; 130 Ctrl-C.";
 
 /// One command: its name (empty for a node), usage line, what it does,
 /// and examples.
@@ -321,7 +321,7 @@ pub(crate) fn of(c: &Command) -> String {
     };
     let brief = format!("{title}\n\nUsage: {}\n\n{}", c.usage, wrap(c.about, 78));
     format!(
-        "{}\nExamples:\n{}\n\nExit status: 0 success; 1 not found, timed out, refused, or a host name that does not resolve; 2 bad usage.",
+        "{}\nExamples:\n{}\n\nExit status: 0 success; 1 not found, timed out, refused, or a host name that does\nnot resolve; 2 bad usage; 130 Ctrl-C.",
         build(Some(c.name)).usage(&brief),
         c.examples
     )
