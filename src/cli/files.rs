@@ -8,6 +8,7 @@ use super::{estimate, interrupt};
 use crate::{difficulty, key_path, parse_num, rt, Fail};
 use dave::driver::wall_ms;
 use dave::keys;
+use dave::roots::NotAFile;
 use dave_core::pow;
 use dave_core::wire::{hex32, Hex};
 use dave_core::Config;
@@ -622,37 +623,25 @@ fn fetch_fail(e: FetchError, root: &RootRef, known: bool, node: &Node) -> Fail {
                 format!("root not found: no peer had {root} within {secs:.1} s (asked {asked})"),
             );
         }
-        let held = match root {
-            RootRef::Work(w) => node.dat_by_work(w),
-            RootRef::Name { pubkey, key } => node.dat_by_name(pubkey, key),
-        };
-        if let Some(d) = held {
-            let get = match root {
-                RootRef::Work(w) => format!("daved get {}", Hex(w)),
-                RootRef::Name { pubkey, key } => {
-                    format!("daved get {} hex:{}", Hex(pubkey), Hex(key))
-                }
-            };
-            match dave_files::decode(d.val) {
-                Ok(dave_files::Header::Root { .. }) => {}
-                Ok(dave_files::Header::Pointer { .. }) => {
-                    return Fail::Named(
-                        "not_a_file",
-                        format!(
+        match dave::roots::not_a_file(node, root) {
+            Some(NotAFile::Piece) => {
+                return Fail::Named(
+                    "not_a_file",
+                    format!(
                         "{root} is a piece inside a file, not a file: give the root setf printed"
                     ),
-                    )
-                }
-                Err(_) => {
-                    return Fail::Named(
-                        "not_a_file",
-                        format!(
-                        "this is a value, not a file: {root} holds {} bytes; read it with `{get}`",
-                        d.val.len()
-                    ),
-                    )
-                }
+                )
             }
+            Some(NotAFile::Value(len)) => {
+                return Fail::Named(
+                    "not_a_file",
+                    format!(
+                        "this is a value, not a file: {root} holds {len} bytes; read it with `{}`",
+                        dave::roots::get_command(root)
+                    ),
+                )
+            }
+            None => {}
         }
     }
     match e {
