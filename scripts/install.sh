@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds daved, installs it with its systemd unit, and says how to check it.
+# Builds daved, installs it with its systemd unit and its options file
+# (/etc/default/dave, kept if present), and says how to check it.
 #
 #   scripts/install.sh                 build, install to /usr/local, enable and start
 #   scripts/install.sh --no-start      install only
@@ -38,10 +39,17 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin" ] || { echo "install.sh: $bin is not an executable" >&2; exit 1; }
 
-install -d -m 0755 "$root/usr/local/bin" "$root/etc/systemd/system"
+install -d -m 0755 "$root/usr/local/bin" "$root/etc/systemd/system" "$root/etc/default"
 install -m 0755 "$bin" "$root/usr/local/bin/daved"
 install -m 0644 scripts/dave.service "$root/etc/systemd/system/dave.service"
 echo "installed $root/usr/local/bin/daved and $root/etc/systemd/system/dave.service"
+# The operator's options: installed once, never replaced.
+if [ -e "$root/etc/default/dave" ]; then
+  echo "kept $root/etc/default/dave (your options)"
+else
+  install -m 0644 scripts/dave.env "$root/etc/default/dave"
+  echo "installed $root/etc/default/dave (options: DAVED_OPTS)"
+fi
 
 # A larger socket receive buffer lets a busy node absorb bursts (the node
 # asks for 4 MiB; without CAP_NET_ADMIN the kernel caps it at rmem_max).
@@ -65,7 +73,10 @@ Check that the node is healthy:
   systemctl status dave                      # active (running)
   daved status                               # peers, dats, rates, drops (--json for scripts)
   journalctl -u dave | grep /d/st            # the periodic status line
-  journalctl -u dave | grep /d/pr            # prunes
-Add bootstrap peers:  systemctl edit dave   (then: [Service] ExecStart= and ExecStart=... -e HOST:1618)
-Cap bandwidth:        change --rate in the unit (dats/s like 500, or bytes/s like 512KB)
+  journalctl -u dave | grep /d/pr            # prunes that dropped dats
+Add a bootstrap peer (then restart):
+  sudo sed -i 's/^DAVED_OPTS="/&-e HOST:1618 /' /etc/default/dave && sudo systemctl restart dave
+Other options (--http ADDR, ...): DAVED_OPTS in /etc/default/dave
+Cap bandwidth:        a drop-in (systemctl edit dave) with an empty ExecStart= line, then
+                      ExecStart=/usr/local/bin/daved --backup %S/dave/backup --rate 512KB --status 60 $DAVED_OPTS
 MSG

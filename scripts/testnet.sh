@@ -350,10 +350,10 @@ worker() {
     tail -n 5 "$tmp/node$1.log" >&2 || true
   }
 
-  # Every node must log /d/start within 10 s.
+  # Every node must log /d/up within 10 s.
   deadline=$((SECONDS + 10))
   for i in $(seq 1 "$n"); do
-    until grep -q '/d/start' "$tmp/node$i.log" 2>/dev/null; do
+    until grep -q '/d/up' "$tmp/node$i.log" 2>/dev/null; do
       if ! node_alive "$i"; then
         show_log "$i"
         fail "node $i exited at start"

@@ -8,7 +8,7 @@
 
 use crate::control::{self, Request};
 use crate::gateway::{Gateway, Limits};
-use crate::status::{Parts, Report, SockStats};
+use crate::status::{answers, Parts, Report, SockStats, Table};
 use crate::sys;
 use dave_core::canonical;
 use dave_core::wire::MTU;
@@ -17,7 +17,7 @@ use log::{debug, info, warn};
 use mio::net::UdpSocket;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -54,6 +54,9 @@ pub struct Driver {
     snaps: VecDeque<(Instant, Stats)>,
     gateway: Option<Gateway>,
     ready: Vec<Token>,
+    /// Table entries (address, epoch added) seen to answer a GETPEER of
+    /// ours: peers, as against clients (see [`Table`]).
+    answered: HashSet<(SocketAddr, u64)>,
 }
 
 impl Driver {
@@ -104,6 +107,7 @@ impl Driver {
             snaps: VecDeque::with_capacity(SNAPSHOTS + 1),
             gateway: None,
             ready: Vec::with_capacity(256),
+            answered: HashSet::new(),
         })
     }
 
@@ -140,6 +144,23 @@ impl Driver {
             before,
             window: t.elapsed(),
             sock: self.stats,
+            table: self.table(),
+        }
+    }
+
+    /// The peer table counted as peers and clients.
+    pub fn table(&self) -> Table {
+        Table::count(&self.node, |p| self.answered.contains(&(p.addr, p.added)))
+    }
+
+    /// Remembers the entries that answer a GETPEER of ours now, and
+    /// forgets those no longer in the table.
+    fn note_answers(&mut self) {
+        let peers = self.node.peers();
+        self.answered
+            .retain(|(a, added)| peers.find(*a).is_some_and(|i| peers.get(i).added == *added));
+        for p in peers.iter().filter(|p| answers(p)) {
+            self.answered.insert((p.addr, p.added));
         }
     }
 
@@ -167,6 +188,7 @@ impl Driver {
                 self.snaps.pop_front();
             }
             self.snaps.push_back((Instant::now(), *self.node.stats()));
+            self.note_answers();
         }
     }
 

@@ -4,7 +4,8 @@
 //! This crate holds everything that does IO: the mio event loop and its UDP
 //! socket ([`driver`]), system calls ([`sys`]), the control socket and status
 //! ([`control`], [`status`]), the backup file ([`backup`]), the writer's key
-//! ([`keys`]), the log format ([`logfmt`]) and the HTTP gateway ([`gateway`]).
+//! ([`keys`]), the log format ([`logfmt`]), what a file reference that is not
+//! a file points to ([`roots`]) and the HTTP gateway ([`gateway`]).
 //! The protocol itself lives in `dave-core`, which cannot do IO.
 
 #![warn(missing_docs)]
@@ -17,6 +18,7 @@ pub mod handshake;
 pub mod json;
 pub mod keys;
 pub mod logfmt;
+pub mod roots;
 pub mod status;
 pub mod sys;
 pub mod tokens;

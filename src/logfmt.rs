@@ -1,7 +1,10 @@
 //! Log output: every line starts with a `/fn/proc/action` path so operators
-//! can grep for it. On a terminal or a file each line gets a UTC timestamp;
-//! under systemd (`JOURNAL_STREAM` set) it gets a `<N>` priority prefix and
-//! no timestamp, because journald adds its own.
+//! can grep for it. A node writes its lines to standard output (so
+//! `daved -v | grep /d/pr` works as written); a client command writes its
+//! node's lines, only with `-v`, to standard error, since its standard
+//! output carries what it prints. On a terminal or a file each line gets a
+//! UTC timestamp; under systemd (`JOURNAL_STREAM` set) it gets a `<N>`
+//! priority prefix and no timestamp, because journald adds its own.
 
 use dave_core::wire::Hex;
 use dave_core::{Note, Reason};
@@ -45,6 +48,17 @@ pub fn utc(ms: u64) -> String {
 /// Writes one of the core's notes as its log line.
 pub fn log_note(n: &Note) {
     match *n {
+        // A prune that dropped nothing (every PRUNE epochs, 2.1 s at the
+        // default EPOCH) says nothing the status line does not: only -v
+        // shows it.
+        Note::Pruned {
+            kept,
+            before,
+            cap,
+            peers,
+        } if kept >= before => {
+            debug!("/d/pr kept {kept} of {before} dats (cap {cap}), {peers} peers")
+        }
         Note::Pruned {
             kept,
             before,
@@ -77,16 +91,38 @@ pub fn log_note(n: &Note) {
     }
 }
 
-/// Installs the logger: info by default, debug with `verbose`; `RUST_LOG`
-/// overrides both.
+/// Installs a node's logger, on standard output: info by default, debug
+/// with `verbose`; `RUST_LOG` overrides both.
 pub fn init(verbose: bool) {
+    install(
+        if verbose {
+            LevelFilter::Debug
+        } else {
+            LevelFilter::Info
+        },
+        env_logger::Target::Stdout,
+    );
+}
+
+/// Installs a client command's logger, on standard error: its node's lines
+/// at debug with `verbose`, otherwise only warnings; `RUST_LOG` overrides
+/// both.
+pub fn init_client(verbose: bool) {
+    install(
+        if verbose {
+            LevelFilter::Debug
+        } else {
+            LevelFilter::Warn
+        },
+        env_logger::Target::Stderr,
+    );
+}
+
+fn install(level: LevelFilter, target: env_logger::Target) {
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let mut b = env_logger::Builder::new();
-    b.filter_level(if verbose {
-        LevelFilter::Debug
-    } else {
-        LevelFilter::Info
-    });
+    b.filter_level(level);
+    b.target(target);
     b.parse_env("RUST_LOG");
     b.format(move |buf, rec| {
         if journald {

@@ -4,61 +4,25 @@ use dave::control::{self, Request};
 use dave::keys;
 use dave_core::wire::Hex;
 use dave_core::Node;
-use dave_core::{Config, DEFAULT_PORT, EPOCH_NS};
-use getopts::Options;
+use dave_core::{Config, DEFAULT_PORT};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 mod cli;
-
-const ABOUT: &str =
-    "daved: a node and client of dave, an anonymous peer-to-peer key-value store on UDP.";
-
-const EXAMPLES: &str = "\
-Commands:
-    (none)                 run a node until SIGINT or SIGTERM
-    keygen                 make a signing key (default $XDG_CONFIG_HOME/dave/key or ~/.config/dave/key)
-    pubkey                 print the public key of your key file
-    set VALUE              write VALUE: proof of work on every core, sign, send, confirm
-    get HASH               read the dat with this work hash and print its value
-    get PUBKEY NAME        read the current value of a name
-    setf FILE              write a file of any size (- for standard input) as a tree of dats; print its root
-    getf HASH [-o FILE]    read a file by its root hash, verify every dat, write it (-o - for standard output)
-    getf PUBKEY NAME       read a file by its root's name (finds the newest upload of the same content)
-    status                 print a running local node's status (-p PORT, --json)
-
-Names: `set` without --key names the value by the blake3 hash of the value,
-printed as hex:<64 digits>. A NAME argument is taken as UTF-8 text, or as raw
-bytes when written hex:<digits>.
-
-Examples:
-    daved                                  run a node on [::]:1618
-    daved -l 127.0.0.1:1619 -e 127.0.0.1:1618
-                                           run a second node that bootstraps from the first
-    daved keygen                           make your key (once)
-    daved -e 127.0.0.1:1618 set 'hello dave'
-    daved -e 127.0.0.1:1618 set --key greeting -d 20 'hello dave'
-    daved -e 127.0.0.1:1619 get 0000a4e8...             (a work hash that set printed)
-    daved -e 127.0.0.1:1619 get 03a107bf... greeting    (a pubkey and a name)
-    daved -e 127.0.0.1:1618 setf photo.jpg             (prints root, pubkey and name)
-    daved -e 127.0.0.1:1619 getf 0000c1d2... -o copy.jpg
-    daved --backup /var/lib/dave/backup    keep dats across restarts
-    daved --rate 2MB                       cap the seed stream at about 2 MB/s
-    daved status --json                    ask the local node on port 1618 how it is doing
-    daved --http 127.0.0.1:8080            also serve the HTTP gateway and web page (open it in a browser)
-    daved -v | grep /d/pr                  watch only pruning
-
-Exit status: 0 success; 1 not found, timed out, or refused (the message says
-what was tried); 2 bad usage.";
+use cli::usage::{self, allowed};
 
 /// How the program ends.
 enum Fail {
     /// Not found, timeout, or an error: exit 1.
     Runtime(String),
+    /// The same, with a name for it (`--json` prints it as `error`).
+    Named(&'static str, String),
     /// Bad usage: exit 2, with usage text.
     Usage(String),
+    /// Ctrl-C: exit 130.
+    Interrupted,
 }
 
 /// A node for a configuration built from flags: a setting out of range is
@@ -71,174 +35,85 @@ fn rt<E: std::fmt::Display>(e: E) -> Fail {
     Fail::Runtime(e.to_string())
 }
 
-fn options() -> Options {
-    let mut o = Options::new();
-    o.optopt(
-        "l",
-        "listen",
-        "address to listen on (node: [::]:1618, client: [::]:0)",
-        "ADDR",
-    );
-    o.optmulti(
-        "e",
-        "edge",
-        "bootstrap peer; repeat for more (client default: 127.0.0.1:1618)",
-        "ADDR",
-    );
-    o.optflag(
-        "v",
-        "verbose",
-        "log every packet decision (debug level); RUST_LOG overrides",
-    );
-    o.optopt(
-        "",
-        "epoch",
-        &format!("base period of the cycle in ns (default {EPOCH_NS})"),
-        "NS",
-    );
-    o.optopt(
-        "",
-        "cap",
-        "dats kept after each prune, DAT_CAP (default 100000)",
-        "N",
-    );
-    o.optopt(
-        "",
-        "status",
-        "seconds between /d/st status lines, 0 for none (default 10)",
-        "SECS",
-    );
-    o.optopt(
-        "",
-        "http",
-        "serve the HTTP gateway and web page on ADDR (off by default; keep it on loopback, e.g. 127.0.0.1:8080, unless you mean to share it)",
-        "ADDR",
-    );
-    o.optopt(
-        "",
-        "rate",
-        "set EPOCH from a seed rate: dats per second (e.g. 1000), or bytes per second of full-size datagrams (e.g. 2MB, 512KB)",
-        "RATE",
-    );
-    o.optopt(
-        "p",
-        "port",
-        "status: the UDP port of the local node to ask (default 1618)",
-        "PORT",
-    );
-    o.optflag(
-        "",
-        "json",
-        "status, setf, getf: print JSON (setf and getf: progress lines on standard error, a summary on standard output)",
-    );
-    o.optopt(
-        "o",
-        "output",
-        "getf: write the file to FILE (- for standard output; default: the name it records, never replacing a file)",
-        "FILE",
-    );
-    o.optopt(
-        "",
-        "name",
-        "setf: the file name to record (default: FILE's own name)",
-        "NAME",
-    );
-    o.optopt(
-        "w",
-        "window",
-        "setf, getf: requests in flight at once (default 128)",
-        "N",
-    );
-    o.optopt(
-        "",
-        "backup",
-        "keep dats in FILE across restarts (created if missing; peers go to FILE.peers)",
-        "FILE",
-    );
-    o.optopt(
-        "t",
-        "timeout",
-        "client: seconds to wait for the network (default 5)",
-        "SECS",
-    );
-    o.optopt(
-        "d",
-        "difficulty",
-        "set, setf: proof of work in leading zero bits (default 16, least 8)",
-        "BITS",
-    );
-    o.optopt(
-        "k",
-        "keyfile",
-        "key file (default $XDG_CONFIG_HOME/dave/key or ~/.config/dave/key)",
-        "FILE",
-    );
-    o.optopt(
-        "",
-        "key",
-        "set: name the value NAME (text, or hex:<digits>) instead of its hash",
-        "NAME",
-    );
-    o.optflag("", "force", "keygen: replace an existing key file");
-    o.optflag("h", "help", "print this help");
-    o.optflag("V", "version", "print the version");
-    o
-}
-
-fn usage(o: &Options) -> String {
-    let brief = format!(
-        "{ABOUT}\n\nUsage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS | --rate RATE] [--cap N] [--backup FILE] [--http ADDR]\n       daved [-e ADDR]... COMMAND [options] [ARGS]"
-    );
-    format!("{}\n{EXAMPLES}", o.usage(&brief))
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let o = options();
+    let o = usage::options();
     let m = match o.parse(&args) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("daved: {e}\n\n{}", o.short_usage("daved"));
-            eprintln!("Try `daved --help` for commands and examples.");
+            eprintln!("daved: {e}\n\n{}", usage::line(""));
             return ExitCode::from(2);
         }
     };
-    if m.opt_present("h") {
-        println!("{}", usage(&o));
-        return ExitCode::SUCCESS;
+    let cmd = m.free.first().map(String::as_str).unwrap_or("");
+    if m.opt_present("h") || cmd == "help" {
+        return help(&m);
     }
     if m.opt_present("V") {
         println!("daved {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    dave::logfmt::init(m.opt_present("v"));
-    match run(&m) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Fail::Runtime(msg)) => {
-            eprintln!("daved: {msg}");
-            ExitCode::from(1)
-        }
-        Err(Fail::Usage(msg)) => {
-            eprintln!("daved: {msg}\n\n{}", o.short_usage("daved"));
-            eprintln!("Try `daved --help` for commands and examples.");
-            ExitCode::from(2)
-        }
+    // A node logs on standard output; a command's own output goes there,
+    // so its node logs on standard error, and only with -v.
+    if m.free.is_empty() {
+        dave::logfmt::init(m.opt_present("v"));
+    } else {
+        dave::logfmt::init_client(m.opt_present("v"));
     }
+    if !m.free.is_empty() {
+        cli::interrupt::install();
+    }
+    let json = m.opt_present("json");
+    let (code, name, msg) = match run(&m) {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(Fail::Runtime(msg)) => (1, "error", msg),
+        Err(Fail::Named(name, msg)) => (1, name, msg),
+        Err(Fail::Usage(msg)) => (2, "usage", msg),
+        Err(Fail::Interrupted) => (130, "interrupted", "interrupted".to_string()),
+    };
+    if json {
+        // --json: the error is JSON too, where the answer would have been.
+        println!(
+            "{{\"error\":\"{name}\",\"message\":\"{}\"}}",
+            dave::json::escape(&msg)
+        );
+    } else if code == 2 {
+        let known = usage::command(cmd).map_or("", |c| c.name);
+        eprintln!("daved: {msg}\n\n{}", usage::line(known));
+    } else {
+        eprintln!("daved: {msg}");
+    }
+    ExitCode::from(code)
 }
 
-/// Options each command accepts (beyond -h, -v, -V).
-fn allowed(cmd: &str) -> &'static [&'static str] {
-    match cmd {
-        "" => &["l", "e", "epoch", "rate", "cap", "status", "backup", "http"],
-        "status" => &["p", "json"],
-        "keygen" => &["k", "force"],
-        "pubkey" => &["k"],
-        "set" => &["l", "e", "t", "d", "k", "key", "epoch"],
-        "get" => &["l", "e", "t", "epoch"],
-        "setf" => &["l", "e", "t", "d", "k", "name", "json", "window", "epoch"],
-        "getf" => &["l", "e", "t", "o", "json", "window", "epoch"],
-        _ => &[],
+/// `daved --help`, `daved help [COMMAND]`, `daved COMMAND --help`.
+fn help(m: &getopts::Matches) -> ExitCode {
+    let mut cmd = m.free.first().map(String::as_str);
+    // `daved help --help` is help's own.
+    if cmd == Some("help") && !(m.free.len() == 1 && m.opt_present("h")) {
+        cmd = m.free.get(1).map(String::as_str);
+        if m.free.len() > 2 {
+            eprintln!(
+                "daved: help takes at most one COMMAND\n\n{}",
+                usage::line("help")
+            );
+            return ExitCode::from(2);
+        }
     }
+    match cmd {
+        None => println!("{}", usage::general()),
+        Some(c) => match usage::command(c) {
+            Some(c) => println!("{}", usage::of(c)),
+            None => {
+                eprintln!(
+                    "daved: unknown command `{c}` (commands: node, keygen, pubkey, set, get, setf, getf, status, help)\n\n{}",
+                    usage::line("")
+                );
+                return ExitCode::from(2);
+            }
+        },
+    }
+    ExitCode::SUCCESS
 }
 
 fn run(m: &getopts::Matches) -> Result<(), Fail> {
@@ -349,14 +224,32 @@ fn parse_num<T: std::str::FromStr>(
 ) -> Result<Option<T>, Fail> {
     match m.opt_str(name) {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| Fail::Usage(format!("--{name} wants {what}, not `{s}`"))),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            let dash = if name.len() == 1 { "-" } else { "--" };
+            Fail::Usage(format!("{dash}{name} wants {what}, not `{s}`"))
+        }),
     }
 }
 
-/// Parses `host:port`, `[v6]:port`, or a bare address (port 1618).
+/// `-d BITS` for set and setf: 8 to 64, default 16; one message for every
+/// value outside (too small, too large, not a number).
+fn difficulty(m: &getopts::Matches) -> Result<u8, Fail> {
+    use dave_core::pow::MIN_WORK;
+    let Some(s) = m.opt_str("d") else {
+        return Ok(16);
+    };
+    match s.parse::<u8>() {
+        Ok(b) if (MIN_WORK..=64).contains(&b) => Ok(b),
+        _ => Err(Fail::Usage(format!(
+            "-d wants a difficulty from {MIN_WORK} to 64 bits (each bit doubles the work), not `{s}`"
+        ))),
+    }
+}
+
+/// Parses `IP:PORT`, `[IPV6]:PORT`, a bare IP (port 1618), or a host name
+/// with or without `:PORT`, which is resolved now (an IPv4 address first,
+/// if it has one). Text that cannot be an address is a usage error; a name
+/// that does not resolve is a runtime error that says so.
 fn parse_addr(s: &str) -> Result<SocketAddr, Fail> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
@@ -367,18 +260,39 @@ fn parse_addr(s: &str) -> Result<SocketAddr, Fail> {
     {
         return Ok(SocketAddr::new(ip, DEFAULT_PORT));
     }
-    let with_port = if s.contains(':') {
-        s.to_string()
-    } else {
-        format!("{s}:{DEFAULT_PORT}")
+    let bad = || {
+        Fail::Usage(format!(
+            "`{s}` is not an address (want HOST:PORT, [IPV6]:PORT, IP or HOST)"
+        ))
     };
-    with_port
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut it| it.next())
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+        None => (s, DEFAULT_PORT),
+    };
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !name_ok {
+        return Err(bad());
+    }
+    let found: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+        Ok(it) => it.collect(),
+        Err(e) => {
+            return Err(Fail::Runtime(format!(
+                "cannot resolve the host name `{host}` (in `{s}`): {e}; check the name, or give an IP address"
+            )))
+        }
+    };
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
         .ok_or_else(|| {
-            Fail::Usage(format!(
-                "`{s}` is not an address (want HOST:PORT, [IPV6]:PORT or IP)"
+            Fail::Runtime(format!(
+                "the host name `{host}` (in `{s}`) has no address; check the name, or give an IP address"
             ))
         })
 }
@@ -454,4 +368,21 @@ fn epoch_for_rate(s: &str) -> Result<u64, Fail> {
 
 fn edges(m: &getopts::Matches) -> Result<Vec<SocketAddr>, Fail> {
     m.opt_strs("e").iter().map(|s| parse_addr(s)).collect()
+}
+
+/// The edges given as host names, with what they resolved to:
+/// `seed.example:1618=203.0.113.5:1618, ...` (empty if none was a name).
+fn resolved(m: &getopts::Matches, edges: &[SocketAddr]) -> String {
+    m.opt_strs("e")
+        .iter()
+        .zip(edges)
+        .filter(|(s, _)| {
+            s.parse::<SocketAddr>().is_err()
+                && s.trim_matches(|c| c == '[' || c == ']')
+                    .parse::<std::net::IpAddr>()
+                    .is_err()
+        })
+        .map(|(s, a)| format!("{s}={a}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -2,7 +2,7 @@
 //! answer to `daved status` (text or JSON), and (for the HTTP gateway)
 //! Prometheus metrics. All are rendered from one [`Report`].
 
-use dave_core::{Node, Reason, Stats};
+use dave_core::{Node, Peer, Reason, Stats, NEVER};
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -39,12 +39,17 @@ pub struct Report {
     pub epoch_ns: u64,
     /// Current epoch.
     pub epoch: u64,
-    /// Peers in the table.
+    /// Peers: edges, and table entries that answered a GETPEER of ours.
     pub peers: usize,
     /// Peers heard from within 2×PING epochs.
     pub live_peers: usize,
     /// Edges among the peers.
     pub edges: usize,
+    /// Recent clients: table entries that never answered a GETPEER of
+    /// ours (they only sent requests), until they are dropped.
+    pub clients: usize,
+    /// Clients heard from within 2×PING epochs.
+    pub live_clients: usize,
     /// Dats held.
     pub dats: usize,
     /// Bytes of encoded dats held.
@@ -61,6 +66,71 @@ pub struct Report {
     pub sock: SockStats,
 }
 
+/// The peer table counted as peers and clients.
+///
+/// The core keeps one table for every validated address; a short-lived
+/// client (`daved get`, `set`, `getf`, ...) enters it like any node and
+/// stays until DROP epochs of silence, so the table alone overstates the
+/// network. An entry counts as a peer if it is an edge; otherwise
+///
+/// - one heard from within 2×PING epochs (live) is a peer if it has
+///   answered a GETPEER of ours (the driver remembers entries it saw with
+///   `pinged` set and `awaiting_peer` clear; we ask a peer when it falls
+///   silent for PING epochs or when our token for it ages), and a client
+///   if it has only sent us requests;
+/// - one gone silent is a client if we heard from it over less than
+///   [`CLIENT_SPAN`] (it came, asked and left), and a peer otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Table {
+    /// Peers (edges included).
+    pub peers: usize,
+    /// Peers heard from within 2×PING epochs.
+    pub live_peers: usize,
+    /// Edges.
+    pub edges: usize,
+    /// Clients.
+    pub clients: usize,
+    /// Clients heard from within 2×PING epochs.
+    pub live_clients: usize,
+}
+
+/// A silent entry heard from over less than this was a client.
+pub const CLIENT_SPAN: Duration = Duration::from_secs(60);
+
+/// Whether a table entry answers us now: an edge, or an entry that
+/// answered the last GETPEER we sent it.
+pub fn answers(p: &Peer) -> bool {
+    p.edge || (p.pinged != NEVER && !p.awaiting_peer)
+}
+
+impl Table {
+    /// Counts `node`'s table; `answered(p)` tells whether entry `p` was
+    /// seen to answer a GETPEER of ours before now.
+    pub fn count(node: &Node, answered: impl Fn(&Peer) -> bool) -> Table {
+        let now = node.epoch();
+        let live = 2 * node.config().ping_epochs;
+        let span = (CLIENT_SPAN.as_nanos() / node.config().epoch_ns.max(1) as u128) as u64;
+        let mut t = Table::default();
+        for p in node.peers().iter() {
+            let is_live = p.silence(now) < live;
+            let peer = if is_live {
+                answers(p) || answered(p)
+            } else {
+                p.edge || (p.seen != NEVER && p.seen.saturating_sub(p.added) >= span)
+            };
+            if peer {
+                t.peers += 1;
+                t.live_peers += is_live as usize;
+                t.edges += p.edge as usize;
+            } else {
+                t.clients += 1;
+                t.live_clients += is_live as usize;
+            }
+        }
+        t
+    }
+}
+
 /// What a report needs besides the node: cheap to copy, so a driver can
 /// hand it to code that also borrows the node.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +145,8 @@ pub struct Parts {
     pub window: Duration,
     /// Socket counters.
     pub sock: SockStats,
+    /// The table, counted when these parts were taken.
+    pub table: Table,
 }
 
 impl Parts {
@@ -87,12 +159,14 @@ impl Parts {
             self.before,
             self.window,
             self.sock,
+            self.table,
         )
     }
 }
 
 impl Report {
-    /// A report on `node`, with rates from `before` over `window`.
+    /// A report on `node`, with rates from `before` over `window`, and
+    /// its table counted as `table`.
     pub fn new(
         node: &Node,
         listen: String,
@@ -100,22 +174,20 @@ impl Report {
         before: Stats,
         window: Duration,
         sock: SockStats,
+        table: Table,
     ) -> Report {
         let now = node.epoch();
-        let live = 2 * node.config().ping_epochs;
         Report {
             version: env!("CARGO_PKG_VERSION"),
             uptime_s: uptime.as_secs_f64(),
             listen,
             epoch_ns: node.config().epoch_ns,
             epoch: now,
-            peers: node.peers().len(),
-            live_peers: node
-                .peers()
-                .iter()
-                .filter(|p| p.silence(now) < live)
-                .count(),
-            edges: node.peers().iter().filter(|p| p.edge).count(),
+            peers: table.peers,
+            live_peers: table.live_peers,
+            edges: table.edges,
+            clients: table.clients,
+            live_clients: table.live_clients,
             dats: node.store().len(),
             dat_bytes: node.store().bytes(),
             dat_cap: node.store().cap(),
@@ -160,9 +232,10 @@ impl Report {
             drops.push_str(" none");
         }
         format!(
-            "/d/st peers={} live={} dats={} bytes={} in={:.0}pkt/s {:.0}B/s out={:.0}pkt/s {:.0}B/s novel={:.1}/s skipped={} drops:{}",
+            "/d/st peers={} live={} clients={} dats={} bytes={} in={:.0}pkt/s {:.0}B/s out={:.0}pkt/s {:.0}B/s novel={:.1}/s skipped={} drops:{}",
             self.peers,
             self.live_peers,
+            self.clients,
             self.dats,
             self.dat_bytes,
             self.rate(|s| s.packets_in),
@@ -187,6 +260,11 @@ impl Report {
             o,
             "peers     {} ({} live, {} edges)",
             self.peers, self.live_peers, self.edges
+        );
+        let _ = writeln!(
+            o,
+            "clients   {} recent ({} live)",
+            self.clients, self.live_clients
         );
         let _ = writeln!(
             o,
@@ -244,7 +322,7 @@ impl Report {
         format!(
             concat!(
                 "{{\"version\":\"{}\",\"listen\":\"{}\",\"uptime_s\":{:.3},\"epoch_ns\":{},\"epoch\":{},",
-                "\"peers\":{},\"live_peers\":{},\"edges\":{},\"dats\":{},\"dat_bytes\":{},\"dat_cap\":{},",
+                "\"peers\":{},\"live_peers\":{},\"edges\":{},\"clients\":{},\"live_clients\":{},\"dats\":{},\"dat_bytes\":{},\"dat_cap\":{},",
                 "\"window_s\":{:.3},\"rates\":{{\"packets_in\":{:.1},\"bytes_in\":{:.1},\"packets_out\":{:.1},",
                 "\"bytes_out\":{:.1},\"novel\":{:.2},\"drops\":{:.1}}},",
                 "\"totals\":{{\"packets_in\":{},\"bytes_in\":{},\"packets_out\":{},\"bytes_out\":{},",
@@ -260,6 +338,8 @@ impl Report {
             self.peers,
             self.live_peers,
             self.edges,
+            self.clients,
+            self.live_clients,
             self.dats,
             self.dat_bytes,
             self.dat_cap,

@@ -104,11 +104,23 @@ fn write_through_one_node_and_read_through_another() {
     let got = daved(&["-e", &e2, "get", &pubkey, &name], &dir);
     assert_eq!(got.stdout, b"-dash value-", "{}", text(&got.stderr));
 
-    // Not found: exit 1 and a message saying what was tried.
-    let miss = daved(&["-e", &e2, "-t", "0.5", "get", &"ab".repeat(32)], &dir);
+    // Not found: exit 1 and a message saying what was tried, and nothing
+    // else: the client's own node prunes every 2.1 s, silently.
+    let miss = daved(&["-e", &e2, "-t", "2.5", "get", &"ab".repeat(32)], &dir);
     assert_eq!(miss.status.code(), Some(1));
     let err = text(&miss.stderr);
     assert!(err.contains("not found") && err.contains(&e2), "{err}");
+    assert_eq!(err.lines().count(), 1, "only the error: {err}");
+    assert!(miss.stdout.is_empty());
+    // With -v its node's lines go to standard error, never to the output.
+    let miss = daved(
+        &["-v", "-e", &e2, "-t", "0.5", "get", &"ab".repeat(32)],
+        &dir,
+    );
+    assert_eq!(miss.status.code(), Some(1));
+    let err = text(&miss.stderr);
+    assert!(err.contains(" /d/pi/") || err.contains(" /d/h/"), "{err}");
+    assert!(miss.stdout.is_empty());
 
     // A node stops cleanly on SIGTERM and says so. It has run past one
     // status period (1 s) first, so its log must hold a /d/st line.
@@ -135,8 +147,242 @@ fn write_through_one_node_and_read_through_another() {
             "log line without a /fn/proc/action prefix: {line}"
         );
     }
-    assert!(log.contains("/d/start") && log.contains("/d/stop"), "{log}");
+    assert!(log.contains("/d/up") && log.contains("/d/down"), "{log}");
     assert!(log.contains("/d/st peers="), "status lines: {log}");
+}
+
+/// `daved status` counts the nodes of the network as peers and the short
+/// clients that came and went (still in the table until DROP epochs of
+/// silence) as clients.
+#[test]
+fn status_shows_peers_and_recent_clients_apart() {
+    let dir = tmpdir("cli-status-clients");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes = Nodes(Vec::new());
+    for (i, p) in ports.iter().enumerate() {
+        let edge = (i > 0).then_some(ports[0]);
+        let log = dir.join(format!("n{i}.log"));
+        nodes.0.push(start_node(*p, edge, &log, &["--status", "0"]));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let e0 = format!("127.0.0.1:{}", ports[0]);
+    for _ in 0..3 {
+        let o = daved(&["-e", &e0, "-t", "0.3", "get", &"cd".repeat(32)], &dir);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    }
+    // The clients are gone; the two other nodes stay.
+    let t0 = Instant::now();
+    let (mut out, mut json) = (String::new(), String::new());
+    while t0.elapsed() < Duration::from_secs(5) {
+        out = text(&status_of(ports[0], &dir).stdout);
+        json = text(&daved(&["status", "-p", &ports[0].to_string(), "--json"], &dir).stdout);
+        if out.contains("peers     2 (2 live, 0 edges)")
+            && out.contains("clients   3 recent (0 live)")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        out.contains("peers     2 (2 live, 0 edges)")
+            && out.contains("clients   3 recent (0 live)"),
+        "{out}"
+    );
+    assert!(
+        json.contains("\"peers\":2,\"live_peers\":2,\"edges\":0,\"clients\":3,\"live_clients\":0"),
+        "{json}"
+    );
+}
+
+/// `-e` takes host names, resolved at start; a name that does not resolve
+/// is a runtime error (exit 1) that says so; a node without edges says
+/// once that it is alone and how to join.
+#[test]
+fn edges_by_host_name_and_a_node_alone() {
+    let dir = tmpdir("cli-names");
+    let (pa, pb) = (free_port(), free_port());
+    let mut nodes = Nodes(Vec::new());
+    let (la, lb) = (dir.join("a.log"), dir.join("b.log"));
+    nodes.0.push(start_node(pa, None, &la, &["--status", "0"]));
+    let name = format!("localhost:{pa}");
+    nodes
+        .0
+        .push(start_node(pb, None, &lb, &["--status", "0", "-e", &name]));
+    let alone = wait_for_line(&la, "/d/alone");
+    assert!(alone.contains("-e HOST:PORT"), "{alone}");
+    let up = wait_for_line(&lb, "/d/up");
+    assert!(
+        up.contains("edges=1") && up.contains(&format!("resolved: {name}=127.0.0.1:{pa}")),
+        "{up}"
+    );
+    // A client through the name reaches the node (then finds nothing).
+    let o = daved(&["-e", &name, "-t", "0.5", "get", &"ef".repeat(32)], &dir);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not found") && err.contains(&format!("127.0.0.1:{pa}")),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let a = std::fs::read_to_string(&la).unwrap();
+    assert_eq!(a.matches("/d/alone").count(), 1, "{a}");
+    let b = std::fs::read_to_string(&lb).unwrap();
+    assert!(!b.contains("/d/alone"), "{b}");
+    // A name that does not resolve: exit 1, saying so, for a node and a client.
+    for args in [
+        &["-l", "127.0.0.1:0", "-e", "nosuchhost.invalid:1618"][..],
+        &["-e", "nosuchhost.invalid", "get", &"ef".repeat(32)],
+    ] {
+        let o = daved(args, &dir);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("cannot resolve the host name `nosuchhost.invalid`"),
+            "{err}"
+        );
+        assert!(!err.contains("Usage:"), "{err}");
+    }
+    // Text that cannot be an address is bad usage.
+    for bad in ["host:notaport", "two words:1618", ":1618"] {
+        let o = daved(&["-l", "127.0.0.1:0", "-e", bad], &dir);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("is not an address"), "{bad}");
+    }
+}
+
+/// set says what its proof of work should take, warns when that is long,
+/// ends cleanly on Ctrl-C, and words every bad difficulty the same; a
+/// value too large for set points to setf; getf says plainly when a root
+/// is not there or is a value, and --json errors are JSON.
+#[test]
+fn set_and_getf_say_what_happens() {
+    let dir = tmpdir("cli-set-getf");
+    let port = free_port();
+    let _nodes = Nodes(vec![start_node(
+        port,
+        None,
+        &dir.join("n.log"),
+        &["--status", "0"],
+    )]);
+    let e = format!("127.0.0.1:{port}");
+    let x = dir.join("x");
+    let x = x.to_str().unwrap();
+    assert!(daved(&["keygen"], &dir).status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    // One wording for every bad difficulty.
+    for d in ["7", "65", "300", "lots"] {
+        let o = daved(&["-e", &e, "set", "-d", d, "x"], &dir);
+        assert_eq!(o.status.code(), Some(2), "-d {d}");
+        let err = text(&o.stderr);
+        assert!(
+            err.starts_with(&format!(
+                "daved: -d wants a difficulty from 8 to 64 bits (each bit doubles the work), not `{d}`"
+            )),
+            "{err}"
+        );
+    }
+    let big = "v".repeat(2000);
+    let o = daved(&["-e", &e, "set", &big], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("daved setf FILE"),
+        "{}",
+        text(&o.stderr)
+    );
+    // The expected time first, at this machine's measured rate.
+    let o = daved(&["-e", &e, "set", "-d", "8", "a value"], &dir);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("proof of work: 8 bits, expected ") && first.contains(" attempts/s on "),
+        "{err}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+    let work = field(&text(&o.stdout), "work").to_string();
+    // A long one is warned of, and Ctrl-C ends it with a clean line.
+    let mut child = Command::new(BIN)
+        .args(["-e", &e, "set", "-d", "60", "long"])
+        .env("XDG_CONFIG_HOME", &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+        s
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "Ctrl-C ignored");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("daved: warning: that is more than a minute"),
+        "{err}"
+    );
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        err.ends_with('\n')
+            && last.starts_with("daved: interrupted: the proof of work stopped after "),
+        "{err:?}"
+    );
+    // getf of a value, of a root nobody has; as text and as JSON.
+    let o = daved(&["-e", &e, "getf", &work, "-o", x], &dir);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("daved: this is a value, not a file:")
+            && err.contains(&format!("daved get {work}"))
+            && !err.contains("refused"),
+        "{err}"
+    );
+    let o = daved(&["-e", &e, "--json", "getf", &work, "-o", x], &dir);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out.starts_with("{\"error\":\"not_a_file\",\"message\":\"this is a value"),
+        "{out}"
+    );
+    let missing = "ab".repeat(32);
+    let o = daved(&["-e", &e, "-t", "0.5", "getf", &missing, "-o", x], &dir);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("daved: root not found: no peer had"),
+        "{err}"
+    );
+    let o = daved(
+        &["-e", &e, "-t", "0.5", "--json", "getf", &missing, "-o", x],
+        &dir,
+    );
+    let out = text(&o.stdout);
+    assert!(out.starts_with("{\"error\":\"root_not_found\""), "{out}");
+    // Nothing written, and no temporary file left behind.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n == "x" || n.starts_with(".daved-getf-")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // A usage error under --json is JSON too (exit 2).
+    let o = daved(&["--json", "status", "extra"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stdout).starts_with("{\"error\":\"usage\""));
 }
 
 #[test]
@@ -174,6 +420,67 @@ fn usage_errors_exit_2_and_runtime_failures_exit_1() {
     ] {
         assert!(h.contains(word), "--help mentions {word}");
     }
+    // `daved help` is --help; the usage lines are complete.
+    let plain = daved(&["help"], &dir);
+    assert!(plain.status.success());
+    assert_eq!(plain.stdout, help.stdout);
+    let line = h
+        .lines()
+        .find(|l| l.starts_with("Usage: daved"))
+        .unwrap_or_default();
+    for flag in [
+        "-l ADDR",
+        "-e ADDR",
+        "-v",
+        "--epoch NS",
+        "--rate RATE",
+        "--cap N",
+        "--status SECS",
+        "--backup FILE",
+        "--http ADDR",
+    ] {
+        assert!(line.contains(flag), "the usage line lacks {flag}: {line}");
+    }
+    // Every command's own help: `daved help CMD` and `daved CMD --help`,
+    // with its options only, and examples.
+    for (cmd, has, lacks) in [
+        ("node", "--backup", "--difficulty"),
+        ("keygen", "--force", "--timeout"),
+        ("pubkey", "--keyfile", "--force"),
+        ("set", "--difficulty", "--output"),
+        ("get", "--timeout", "--difficulty"),
+        ("setf", "--window", "--output"),
+        ("getf", "--output", "--difficulty"),
+        ("status", "--port", "--edge"),
+        ("help", "--help", "--edge"),
+    ] {
+        let o = daved(&["help", cmd], &dir);
+        let out = text(&o.stdout);
+        assert!(o.status.success(), "help {cmd}: {}", text(&o.stderr));
+        assert!(
+            out.contains("Usage: daved") && out.contains("Examples:\n    daved"),
+            "help {cmd}: {out}"
+        );
+        assert!(
+            out.contains(has) && !out.contains(lacks),
+            "help {cmd}: {out}"
+        );
+        if cmd != "node" {
+            let o = daved(&[cmd, "--help"], &dir);
+            assert!(o.status.success(), "{cmd} --help");
+            assert_eq!(text(&o.stdout), out, "{cmd} --help is help {cmd}");
+        }
+    }
+    let o = daved(&["help", "frobnicate"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("unknown command `frobnicate`"));
+    // A usage error of a command shows that command's usage line.
+    let o = daved(&["get"], &dir);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("Usage: daved [-e ADDR]... get") && err.contains("daved help get"),
+        "{err}"
+    );
     // No key yet: set says how to make one.
     let o = daved(&["-e", "127.0.0.1:9", "set", "x"], &dir);
     assert_eq!(o.status.code(), Some(1));
@@ -300,7 +607,7 @@ fn a_second_node_on_the_same_port_does_not_take_the_status() {
     nodes
         .0
         .push(start_node(port, None, &first_log, &["--status", "0"]));
-    wait_for_line(&first_log, "/d/start");
+    wait_for_line(&first_log, "/d/up");
     let o = status_of(port, &dir);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let second_log = dir.join("second.log");
@@ -308,8 +615,8 @@ fn a_second_node_on_the_same_port_does_not_take_the_status() {
         Command::new(BIN)
             .args(["-l", &format!("127.0.0.2:{port}"), "--status", "0"])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&second_log).unwrap())
+            .stderr(Stdio::null())
+            .stdout(std::fs::File::create(&second_log).unwrap())
             .spawn()
             .expect("daved starts"),
     );
@@ -323,7 +630,7 @@ fn a_second_node_on_the_same_port_does_not_take_the_status() {
         )),
         "{taken}"
     );
-    wait_for_line(&second_log, "/d/start");
+    wait_for_line(&second_log, "/d/up");
     for _ in 0..3 {
         let o = status_of(port, &dir);
         assert!(o.status.success(), "{}", text(&o.stderr));
@@ -420,7 +727,7 @@ fn an_answer_from_another_user_is_refused() {
         taken.contains(&format!("uid 65534 (pid {impostor_pid})")),
         "{taken}"
     );
-    wait_for_line(&log, "/d/start");
+    wait_for_line(&log, "/d/up");
     for json in [false, true] {
         let mut args = vec!["status", "-p"];
         let p = port.to_string();
@@ -429,9 +736,21 @@ fn an_answer_from_another_user_is_refused() {
             args.push("--json");
         }
         let o = daved(&args, &dir);
-        let err = text(&o.stderr);
+        // --json prints the error as JSON on standard output; never the
+        // impostor's answer.
+        let (out, err) = (text(&o.stdout), text(&o.stderr));
+        let err = if json {
+            assert!(
+                out.starts_with("{\"error\":\"error\",\"message\":") && err.is_empty(),
+                "{out}"
+            );
+            out
+        } else {
+            assert!(out.is_empty(), "{out}");
+            err
+        };
         assert_eq!(o.status.code(), Some(1), "{err}");
-        assert!(text(&o.stdout).is_empty(), "{}", text(&o.stdout));
+        assert!(!err.contains("impostor"), "{err}");
         assert!(
             err.contains(&format!("came from uid 65534 (pid {impostor_pid})"))
                 && err.contains(&format!(
@@ -453,18 +772,18 @@ fn an_answer_from_another_user_is_refused() {
             .uid(65534)
             .gid(65534)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&other_log).unwrap())
+            .stderr(Stdio::null())
+            .stdout(std::fs::File::create(&other_log).unwrap())
             .spawn()
             .expect("daved starts"),
     );
-    wait_for_line(&other_log, "/d/start");
+    wait_for_line(&other_log, "/d/up");
     let log = dir.join("node2.log");
     procs
         .0
         .push(start_node(port, None, &log, &["--status", "0"]));
     wait_for_line(&log, "/ctl/taken");
-    wait_for_line(&log, "/d/start");
+    wait_for_line(&log, "/d/up");
     let o = daved(&["status", "-p", &port.to_string()], &dir);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");

@@ -50,12 +50,12 @@ impl Proc {
             .env("RUST_LOG", "info,dave::backup=debug")
             .env_remove("JOURNAL_STREAM")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("daved starts");
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let err = child.stderr.take().unwrap();
+        let err = child.stdout.take().unwrap();
         let l2 = Arc::clone(&lines);
         std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
@@ -241,7 +241,7 @@ fn every_fsynced_dat_survives_sigkill() {
     for round in 0..=KILLS {
         let p = Proc::start(port, &backup);
         let load = p.wait_for("/bak/load", Duration::from_secs(60));
-        p.wait_for("/d/start", Duration::from_secs(10));
+        p.wait_for("/d/up", Duration::from_secs(10));
         assert!(
             load.contains(" 0 invalid"),
             "round {round} (seed {seed}): invalid records loaded: {load}"

@@ -286,6 +286,113 @@ fn a_post_is_verified_exactly_as_a_packet_and_refusals_name_the_check() {
     }
 }
 
+/// A dat by its work hash is cached for a year (an ETag per form, 304 for
+/// a matching If-None-Match); a name is not cached; HEAD answers every GET
+/// route without the body; a POST names every missing field at once.
+#[test]
+fn caching_head_and_missing_fields() {
+    let a = start(None, Limits::default());
+    let who = SigningKey::from_bytes(&[24; 32]);
+    let d = Dat::make(b"cached", b"forever", now_ms(), 8, &who, 1, None)
+        .unwrap()
+        .0;
+    assert_eq!(post(a.http, "/v1/dat", &dat_json(&d)).code, 202);
+    let work = Hex(&d.work).to_string();
+    let path = format!("/v1/dat/{work}");
+    let r = get(a.http, &path, "application/json");
+    assert_eq!(r.code, 200, "{}", r.text());
+    for want in [
+        "Cache-Control: public, max-age=31536000, immutable".to_string(),
+        format!("ETag: \"{work}\""),
+        "Vary: Accept".to_string(),
+    ] {
+        assert!(r.head.contains(&want), "{want} in {}", r.head);
+    }
+    let json_len = r.body.len();
+    let raw_r = get(a.http, &path, "application/octet-stream");
+    assert!(
+        raw_r.head.contains(&format!("ETag: \"{work}-raw\"")),
+        "{}",
+        raw_r.head
+    );
+    // A client holding it: 304, no body.
+    let r = raw(
+        a.http,
+        format!("GET {path} HTTP/1.1\r\nIf-None-Match: \"{work}\"\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.code, 304, "{}", r.head);
+    assert!(r.body.is_empty() && r.head.contains(&format!("ETag: \"{work}\"")));
+    // The other form's tag does not match.
+    let r = raw(
+        a.http,
+        format!("GET {path} HTTP/1.1\r\nIf-None-Match: \"{work}-raw\"\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.code, 200);
+    // A name may move to a newer dat: not cached.
+    let pk = Hex(&d.pubkey).to_string();
+    let r = get(a.http, &format!("/v1/name/{pk}/cached"), "*/*");
+    assert_eq!(r.code, 200);
+    assert!(r.head.contains("Cache-Control: no-store") && !r.head.contains("ETag"));
+    // HEAD: the GET's status and headers, no body.
+    let head = |p: &str| raw(a.http, format!("HEAD {p} HTTP/1.1\r\n\r\n").as_bytes());
+    let r = head(&path);
+    assert_eq!(r.code, 200, "{}", r.head);
+    assert!(r.body.is_empty());
+    assert!(
+        r.head.contains(&format!("Content-Length: {json_len}")),
+        "{}",
+        r.head
+    );
+    assert!(r.head.contains("immutable"));
+    for p in [
+        "/".to_string(),
+        "/app.js".into(),
+        "/proto.js".into(),
+        "/worker.js".into(),
+        "/vendor.js".into(),
+        "/vendor-LICENSE.txt".into(),
+        "/v1/status".into(),
+        "/metrics".into(),
+        format!("/v1/name/{pk}/cached"),
+    ] {
+        let r = head(&p);
+        assert_eq!(r.code, 200, "HEAD {p}");
+        assert!(r.body.is_empty(), "HEAD {p} has a body");
+        let len: usize = r
+            .head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(len > 0, "HEAD {p}");
+        if !p.starts_with("/v1/status") && p != "/metrics" {
+            assert_eq!(len, get(a.http, &p, "*/*").body.len(), "HEAD {p}");
+        }
+    }
+    let r = head("/nope");
+    assert_eq!(r.code, 404);
+    assert!(r.body.is_empty());
+    let r = head(&format!("/v1/dat/{}", "cd".repeat(32)));
+    assert_eq!(r.code, 404);
+    assert!(r.body.is_empty());
+    // Every missing field named at once.
+    let r = post(a.http, "/v1/dat", "{}");
+    assert_eq!(r.code, 400);
+    let t = r.text();
+    assert_eq!(field(&t, "error"), "missing_field");
+    assert!(
+        t.contains(r#""fields":["salt","work","pubkey","sig","time"]"#),
+        "{t}"
+    );
+    let r = post(a.http, "/v1/dat", r#"{"salt":"00","work":"00"}"#);
+    assert!(
+        r.text().contains(r#""fields":["pubkey","sig","time"]"#),
+        "{}",
+        r.text()
+    );
+}
+
 #[test]
 fn routes_methods_sizes_and_cors() {
     let a = start(None, Limits::default());
@@ -318,7 +425,7 @@ fn routes_methods_sizes_and_cors() {
     assert_eq!(r.code, 204);
     assert!(
         r.head
-            .contains("Access-Control-Allow-Methods: GET, POST, OPTIONS")
+            .contains("Access-Control-Allow-Methods: GET, HEAD, POST, OPTIONS")
             && r.head
                 .contains("Access-Control-Allow-Headers: Content-Type")
     );
@@ -525,14 +632,43 @@ fn files_are_read_whole_and_verified_through_the_gateway() {
     assert_eq!(r.code, 502, "{}", r.text());
     assert_eq!(field(&r.text(), "error"), "bad_file");
 
-    // A dat that is not a file's root: refused, saying why.
+    // A dat that is a value, not a file's root: the caller's mistake
+    // (422), saying so; by work and by name.
     let plain = Dat::make(b"note", b"not a file", now_ms(), 8, &who, 1, None)
         .unwrap()
         .0;
     assert_eq!(post(a.http, "/v1/dat", &dat_json(&plain)).code, 202);
     let r = get(b.http, &format!("/v1/file/{}", Hex(&plain.work)), "*/*");
-    assert_eq!(r.code, 502, "{}", r.text());
-    assert!(r.text().contains("refused"), "{}", r.text());
+    assert_eq!(r.code, 422, "{}", r.text());
+    assert_eq!(field(&r.text(), "error"), "not_a_file");
+    assert!(
+        r.text().contains("this is a value, not a file"),
+        "{}",
+        r.text()
+    );
+    let named = Dat::make(
+        blake3::hash(b"also a value").as_bytes(),
+        b"also a value",
+        now_ms(),
+        8,
+        &who,
+        1,
+        None,
+    )
+    .unwrap()
+    .0;
+    assert_eq!(post(a.http, "/v1/dat", &dat_json(&named)).code, 202);
+    let r = get(
+        b.http,
+        &format!(
+            "/v1/file/{}/hex:{}",
+            Hex(&who.verifying_key().to_bytes()),
+            Hex(&named.key)
+        ),
+        "*/*",
+    );
+    assert_eq!(r.code, 422, "{}", r.text());
+    assert_eq!(field(&r.text(), "error"), "not_a_file");
 
     // Malformed roots and names, wrong methods.
     assert_eq!(get(b.http, "/v1/file/xyz", "*/*").code, 400);
@@ -541,7 +677,7 @@ fn files_are_read_whole_and_verified_through_the_gateway() {
     assert_eq!(post(b.http, &format!("/v1/file/{root}"), "{}").code, 405);
     let m = get(b.http, "/metrics", "*/*").text();
     assert!(m.contains("dave_http_files_sent_total 2"), "{m}");
-    assert!(m.contains("dave_http_file_errors_total 3"), "{m}");
+    assert!(m.contains("dave_http_file_errors_total 4"), "{m}");
 }
 
 /// A TCP connection to `to` from the local address `from` (any port):

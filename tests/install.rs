@@ -51,6 +51,63 @@ fn install_stages_the_binary_and_a_hardened_unit() {
     ] {
         assert!(unit.contains(want), "the unit lacks {want}");
     }
+    // The options file: installed once, read by the unit, and the line the
+    // docs give adds a peer to it.
+    assert_eq!(mode("etc/default/dave"), 0o644);
+    let env = root.join("etc/default/dave");
+    let text = std::fs::read_to_string(&env).unwrap();
+    assert!(text.lines().any(|l| l == "DAVED_OPTS=\"\""), "{text}");
+    assert!(
+        unit.contains("EnvironmentFile=-/etc/default/dave"),
+        "{unit}"
+    );
+    let exec = unit
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("an ExecStart line");
+    assert!(exec.ends_with(" $DAVED_OPTS"), "{exec}");
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operating.md")).unwrap();
+    let one_line = docs
+        .lines()
+        .find(|l| l.starts_with("sudo sed -i 's/^DAVED_OPTS=") && l.contains("/etc/default/dave"))
+        .expect("docs/operating.md shows how to add a peer in one line");
+    let expr = one_line.split('\'').nth(1).unwrap();
+    for _ in 0..2 {
+        let o = Command::new("sed")
+            .args(["-i", expr])
+            .arg(&env)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    }
+    // What systemd passes: the value split at spaces.
+    let o = Command::new("bash")
+        .args(["-c", ". \"$1\"; printf '%s\\n' $DAVED_OPTS", "-"])
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "-e\nseed.example.org:1618\n-e\nseed.example.org:1618\n"
+    );
+    // Installing again keeps the operator's options.
+    let edited = std::fs::read_to_string(&env).unwrap();
+    let again = Command::new("bash")
+        .args([
+            script,
+            "--root",
+            root.to_str().unwrap(),
+            "--bin",
+            env!("CARGO_BIN_EXE_daved"),
+        ])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("kept"));
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), edited);
+    // The install message shows the same line.
+    assert!(text_has_sed(&String::from_utf8_lossy(&out.stdout), expr));
     // systemd's own exposure score, where the tool exists (it does not need a running systemd).
     match Command::new("systemd-analyze")
         .args([
@@ -77,4 +134,10 @@ fn install_stages_the_binary_and_a_hardened_unit() {
         _ => eprintln!("systemd-analyze is not available: exposure score not checked"),
     }
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Whether the install message shows the sed expression of the docs.
+fn text_has_sed(text: &str, expr: &str) -> bool {
+    text.lines()
+        .any(|l| l.contains("sed -i") && l.contains(&expr.replace("seed.example.org", "HOST")))
 }

@@ -79,6 +79,7 @@ impl Client {
         let t0 = Instant::now();
         while t0.elapsed() < self.timeout {
             self.drv.turn(Duration::from_millis(5)).map_err(rt)?;
+            super::interrupt::check()?;
             if self
                 .drv
                 .node()
@@ -101,6 +102,7 @@ impl Client {
         let t0 = Instant::now();
         while t0.elapsed() < d {
             self.drv.turn(Duration::from_millis(5)).map_err(rt)?;
+            super::interrupt::check()?;
             let live = self
                 .drv
                 .node()
@@ -121,6 +123,7 @@ impl Client {
         let hard = Instant::now() + self.timeout + Duration::from_secs(2);
         while Instant::now() < hard {
             self.drv.turn(Duration::from_millis(5)).map_err(rt)?;
+            super::interrupt::check()?;
             while let Some(ev) = self.drv.node_mut().poll_event() {
                 match ev {
                     Event::Got { id: i, work, from } if i == id => return Ok(Some((work, from))),

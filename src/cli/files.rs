@@ -4,9 +4,11 @@
 
 use super::client::Client;
 use super::values::parse_name;
-use crate::{key_path, parse_num, rt, Fail};
+use super::{estimate, interrupt};
+use crate::{difficulty, key_path, parse_num, rt, Fail};
 use dave::driver::wall_ms;
 use dave::keys;
+use dave::roots::NotAFile;
 use dave_core::pow;
 use dave_core::wire::{hex32, Hex};
 use dave_core::Config;
@@ -43,14 +45,6 @@ fn file_config(cfg: &mut Config, window: usize, dats: usize) {
 /// costs a lookup where a new one costs a signature check, so the store
 /// is large enough to hold a transfer's worth of them.
 const CLIENT_DATS: usize = 16384;
-
-/// A transfer runs long enough for the client node's periodic info lines
-/// (prunes) to show; they say nothing to someone moving a file.
-fn quiet_node_logs(m: &getopts::Matches) {
-    if !m.opt_present("v") {
-        log::set_max_level(log::LevelFilter::Warn);
-    }
-}
 
 fn window(m: &getopts::Matches) -> Result<usize, Fail> {
     let w = parse_num::<usize>(m, "window", "a number of requests")?.unwrap_or(DEFAULT_WINDOW);
@@ -183,7 +177,21 @@ fn eta(done: f64, total: f64, secs: f64) -> String {
     if done <= 0.0 || done >= total {
         return String::new();
     }
-    format!(", about {:.0} s left", secs * (total - done) / done)
+    let left = secs * (total - done) / done;
+    if left < 1.0 {
+        ", under a second left".into()
+    } else {
+        format!(", about {} left", estimate::human(left))
+    }
+}
+
+/// `done` of `total` as a whole percentage, rounded down: 100% only when
+/// all is done.
+fn percent(done: u64, total: u64) -> String {
+    if total == 0 {
+        return "100%".into();
+    }
+    format!("{}%", (done.min(total) as u128 * 100 / total as u128))
 }
 
 /// A JSON string.
@@ -223,14 +231,7 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
             "setf takes one FILE (or - for standard input)".into(),
         ));
     };
-    quiet_node_logs(m);
-    let bits = parse_num::<u8>(m, "d", "a number of bits")?.unwrap_or(16);
-    if !(pow::MIN_WORK..=64).contains(&bits) {
-        return Err(Fail::Usage(format!(
-            "-d must be between {} and 64 bits (each bit doubles the work)",
-            pow::MIN_WORK
-        )));
-    }
+    let bits = difficulty(m)?;
     let window = window(m)?;
     let json = m.opt_present("json");
     let name: Vec<u8> = match m.opt_str("name") {
@@ -256,9 +257,12 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
     let lay = dave_files::layout(&data, &name).map_err(rt)?;
     drop(data);
     let total = lay.pieces.len();
+    // What is sent: the file's distinct chunks and the tree above them.
+    let all_bytes: u64 = lay.pieces.iter().map(|p| p.val.len() as u64).sum();
     // Connect first: there is no point working for a network that is not there.
     let mut c = Client::connect_with(m, |cfg| file_config(cfg, window, CLIENT_DATS))?;
     gather_peers(&mut c, Duration::from_secs(1))?;
+    estimate::announce(total as u64, bits, json);
 
     let t0 = Instant::now();
     let time_ms = wall_ms();
@@ -299,6 +303,14 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
             let mut made = 0usize;
             while !up.is_complete() {
                 c.drv.turn(TURN).map_err(rt)?;
+                if interrupt::pressed() {
+                    // A proof in progress cannot stop early: end here.
+                    meter.clear();
+                    interrupt::exit_now(&format!(
+                        ": setf stopped with {made} of {total} proofs of work made and {} dats confirmed; nothing was written locally",
+                        up.confirmed()
+                    ));
+                }
                 let now = Instant::now();
                 while let Ok((i, d)) = rx.try_recv() {
                     if i == total - 1 {
@@ -323,16 +335,17 @@ pub(crate) fn cmd_setf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
                     let (done, bytes) = (up.confirmed(), up.bytes_confirmed());
                     meter.show(
                         &format!(
-                            "setf: proof of work {made}/{total} dats ({bits} bits, {cores} cores), confirmed {done}/{total}, {} of {}, {}/s, {:.1} s{}, {} peers",
+                            "setf: proof of work {made}/{total} dats ({bits} bits, {cores} cores), confirmed {done}/{total}, {} of {} ({}), {}/s, {:.1} s{}, {} peers",
                             size(bytes),
-                            size(lay.shape.len),
+                            size(all_bytes),
+                            percent(bytes, all_bytes),
                             size((bytes as f64 / secs.max(1e-9)) as u64),
                             secs,
                             eta(done as f64, total as f64, secs),
                             up.peers()
                         ),
                         &format!(
-                            "{{\"progress\":\"setf\",\"made\":{made},\"confirmed\":{done},\"dats\":{total},\"bytes\":{bytes},\"seconds\":{secs:.3},\"peers\":{}}}",
+                            "{{\"progress\":\"setf\",\"made\":{made},\"confirmed\":{done},\"dats\":{total},\"bytes\":{bytes},\"bytes_total\":{all_bytes},\"seconds\":{secs:.3},\"peers\":{}}}",
                             up.peers()
                         ),
                     );
@@ -441,7 +454,6 @@ pub(crate) fn cmd_getf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
         }
         _ => return Err(Fail::Usage("getf takes HASH, or PUBKEY NAME".into())),
     };
-    quiet_node_logs(m);
     let json = m.opt_present("json");
     let dest = match m.opt_str("o").as_deref() {
         Some("-") if json => {
@@ -491,30 +503,31 @@ pub(crate) fn cmd_getf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
     let r: Result<(), Fail> = (|| {
         while !dl.is_complete() {
             c.drv.turn(TURN).map_err(rt)?;
+            interrupt::check()?;
             let now = Instant::now();
             while let Some(ev) = c.drv.node_mut().poll_event() {
                 dl.on_event(c.drv.node(), &ev, part.sink(), now)
-                    .map_err(|e| fetch_fail(e, &root))?;
+                    .map_err(|e| fetch_fail(e, &root, dl.info().is_some(), c.drv.node()))?;
                 if let (Event::Got { .. }, None, Some(info)) = (ev, &target, dl.info()) {
                     target = Some(decide_target(&dest, &info.name)?);
                 }
             }
             asker.tick(c.drv.node_mut());
             dl.step(c.drv.node_mut(), now)
-                .map_err(|e| fetch_fail(e, &root))?;
+                .map_err(|e| fetch_fail(e, &root, dl.info().is_some(), c.drv.node()))?;
             c.drv.flush();
             if meter.due() {
                 let p = dl.progress();
                 let secs = t0.elapsed().as_secs_f64();
-                let tb = p.bytes_total.unwrap_or(0);
                 let td = p.dats_total.unwrap_or(0);
                 meter.show(
                     &format!(
-                        "getf: {}/{} dats, {} of {}, {}/s, {:.1} s{}, {} peers, {} in flight",
+                        "getf: {}/{} dats, {} of {}{}, {}/s, {:.1} s{}, {} peers, {} in flight",
                         p.dats,
                         p.dats_total.map_or("?".into(), |t| t.to_string()),
                         size(p.bytes),
                         p.bytes_total.map_or("?".into(), size),
+                        p.bytes_total.map_or(String::new(), |t| format!(" ({})", percent(p.bytes, t))),
                         size((p.bytes as f64 / secs.max(1e-9)) as u64),
                         secs,
                         eta(p.dats as f64, td as f64, secs),
@@ -522,9 +535,11 @@ pub(crate) fn cmd_getf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
                         dl.in_flight()
                     ),
                     &format!(
-                        "{{\"progress\":\"getf\",\"dats\":{},\"dats_total\":{td},\"bytes\":{},\"bytes_total\":{tb},\"seconds\":{secs:.3},\"peers\":{},\"in_flight\":{}}}",
+                        "{{\"progress\":\"getf\",\"dats\":{},\"dats_total\":{},\"bytes\":{},\"bytes_total\":{},\"seconds\":{secs:.3},\"peers\":{},\"in_flight\":{}}}",
                         p.dats,
+                        p.dats_total.map_or("null".into(), |t| t.to_string()),
                         p.bytes,
+                        p.bytes_total.map_or("null".into(), |t| t.to_string()),
                         dl.peers(),
                         dl.in_flight()
                     ),
@@ -591,10 +606,49 @@ pub(crate) fn cmd_getf(m: &getopts::Matches, args: &[String]) -> Result<(), Fail
     Ok(())
 }
 
-fn fetch_fail(e: FetchError, root: &RootRef) -> Fail {
+/// A failed read, said plainly: a root that never came, a dat that is a
+/// value (or a piece of a file) rather than a file's root, or what went
+/// wrong with the file. `known` is whether the root was read; `node` is
+/// the client's node, which holds the dat a refused root came in.
+fn fetch_fail(e: FetchError, root: &RootRef, known: bool, node: &Node) -> Fail {
+    if !known {
+        if let FetchError::Stalled { secs, peers, .. } = &e {
+            let asked = peers
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Fail::Named(
+                "root_not_found",
+                format!("root not found: no peer had {root} within {secs:.1} s (asked {asked})"),
+            );
+        }
+        match dave::roots::not_a_file(node, root) {
+            Some(NotAFile::Piece) => {
+                return Fail::Named(
+                    "not_a_file",
+                    format!(
+                        "{root} is a piece inside a file, not a file: give the root setf printed"
+                    ),
+                )
+            }
+            Some(NotAFile::Value(len)) => {
+                return Fail::Named(
+                    "not_a_file",
+                    format!(
+                        "this is a value, not a file: {root} holds {len} bytes; read it with `{}`",
+                        dave::roots::get_command(root)
+                    ),
+                )
+            }
+            None => {}
+        }
+    }
     match e {
-        FetchError::Stalled { .. } => Fail::Runtime(format!("file {root}: {e}")),
-        e => Fail::Runtime(format!("file {root} refused: {e}")),
+        FetchError::Stalled { .. } => Fail::Named("stalled", format!("file {root}: {e}")),
+        FetchError::Refused(why) => Fail::Named("refused", format!("file {root} refused: {why}")),
+        FetchError::Io(e) => Fail::Named("io", format!("file {root}: cannot write: {e}")),
+        e => Fail::Named("bad_file", format!("file {root} refused: {e}")),
     }
 }
 
@@ -693,5 +747,23 @@ impl Part {
                 Ok(target.display().to_string())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_never_ahead() {
+        assert_eq!(percent(0, 10), "0%");
+        assert_eq!(percent(1_999_999, 2_000_000), "99%");
+        assert_eq!(percent(2_000_000, 2_000_000), "100%");
+        assert_eq!(eta(0.0, 10.0, 1.0), "");
+        assert_eq!(eta(10.0, 10.0, 1.0), "");
+        assert_eq!(eta(99.0, 100.0, 10.0), ", under a second left");
+        assert_eq!(eta(50.0, 100.0, 30.0), ", about 30 s left");
+        assert_eq!(eta(10.0, 100.0, 600.0), ", about 1.5 h left");
+        assert_eq!(eta(10.0, 100.0, 60.0), ", about 9 min left");
     }
 }

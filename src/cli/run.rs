@@ -1,7 +1,7 @@
 //! `daved` with no command: a node on a real socket until SIGINT or
 //! SIGTERM, with its backup file, control socket, status lines and gateway.
 
-use crate::{edges, node, node_config, parse_addr, parse_num, rt, Fail};
+use crate::{edges, node, node_config, parse_addr, parse_num, resolved, rt, Fail};
 use dave::backup::Backup;
 use dave::driver::Driver;
 use dave_core::pow;
@@ -19,7 +19,9 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         None => SocketAddr::from(([0u16; 8], DEFAULT_PORT)),
     };
     let status = parse_num::<u64>(m, "status", "a number of seconds")?.unwrap_or(10);
-    let mut cfg = node_config(m, edges(m)?)?;
+    let edges = edges(m)?;
+    let names = resolved(m, &edges);
+    let mut cfg = node_config(m, edges)?;
     let backup_path = m.opt_str("backup").map(PathBuf::from);
     cfg.track_novel = backup_path.is_some();
     let epoch_ns = cfg.epoch_ns;
@@ -67,12 +69,22 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         None => None,
     };
     info!(
-        "/d/start listening on {} epoch={epoch_ns}ns seed_rate={:.0}dats/s cap={cap} edges={nedges} dats={} rcvbuf={}",
+        "/d/up listening on {} epoch={epoch_ns}ns seed_rate={:.0}dats/s cap={cap} edges={nedges} dats={} rcvbuf={}{}",
         drv.local_addr().map_err(rt)?,
         1e9 / (dave_core::SEED_EPOCHS as f64 * epoch_ns as f64),
         drv.node().store().len(),
-        drv.recv_buffer()
+        drv.recv_buffer(),
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(" resolved: {names}")
+        }
     );
+    if nedges == 0 {
+        info!(
+            "/d/alone no edges: this node knows no other and waits for nodes to join it; to join a network, start it with -e HOST:PORT (a node already in it; repeat -e for more)"
+        );
+    }
     drv.run(&stop, Duration::from_secs(status), |node| {
         if let Some(b) = backup.as_mut() {
             b.after_turn(node);
@@ -85,7 +97,7 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
     }
     let s = drv.node().stats();
     info!(
-        "/d/stop dats={} peers={} packets in={} out={}",
+        "/d/down dats={} peers={} packets in={} out={}",
         drv.node().store().len(),
         drv.node().peers().len(),
         s.packets_in,

@@ -2,7 +2,8 @@
 //! a signature, or read by work hash or by name.
 
 use super::client::Client;
-use crate::{key_path, parse_num, rt, Fail};
+use super::{estimate, interrupt};
+use crate::{difficulty, key_path, rt, Fail};
 use dave::driver::wall_ms;
 use dave::keys;
 use dave_core::pow;
@@ -47,13 +48,7 @@ pub(crate) fn show_name(key: &[u8]) -> String {
 }
 
 pub(crate) fn cmd_set(m: &getopts::Matches, val: &[u8]) -> Result<(), Fail> {
-    let bits = parse_num::<u8>(m, "d", "a number of bits")?.unwrap_or(16);
-    if !(pow::MIN_WORK..=64).contains(&bits) {
-        return Err(Fail::Usage(format!(
-            "-d must be between {} and 64 bits (each bit doubles the work)",
-            pow::MIN_WORK
-        )));
-    }
+    let bits = difficulty(m)?;
     let key = match m.opt_str("key") {
         Some(k) => parse_name(&k)?,
         None => blake3::hash(val).as_bytes().to_vec(),
@@ -62,12 +57,13 @@ pub(crate) fn cmd_set(m: &getopts::Matches, val: &[u8]) -> Result<(), Fail> {
     let max = dave_core::wire::max_val_len(key.len(), pow::SOLVER_SALT_LEN);
     if val.len() > max {
         return Err(Fail::Usage(format!(
-            "the value is {} bytes; at most {max} fit in one dat with this name",
+            "the value is {} bytes; at most {max} fit in one dat with this name: write it as a file with `daved setf FILE` (or `daved setf -` to read standard input)",
             val.len()
         )));
     }
     // Connect first: there is no point working for a network that is not there.
     let mut c = Client::connect(m)?;
+    estimate::announce(1, bits, false);
     let (dat, attempts, took) = solve_with_progress(&key, val, bits, &signer).map_err(rt)?;
     c.settle(Duration::from_millis(300))?;
     let time = dat.time_ms.to_le_bytes();
@@ -129,7 +125,8 @@ pub(crate) fn cmd_set(m: &getopts::Matches, val: &[u8]) -> Result<(), Fail> {
     }
 }
 
-/// Runs the proof of work on every core, showing progress on a terminal.
+/// Runs the proof of work on every core, showing progress on a terminal;
+/// Ctrl-C ends the process with a clean line.
 fn solve_with_progress(
     key: &[u8],
     val: &[u8],
@@ -141,25 +138,35 @@ fn solve_with_progress(
     let tty = std::io::stderr().is_terminal();
     let t0 = Instant::now();
     let res = std::thread::scope(|s| {
-        if tty {
-            s.spawn(|| {
-                while !done.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(200));
-                    let n = progress.load(Ordering::Relaxed);
-                    let secs = t0.elapsed().as_secs_f64();
-                    // Expected attempts: 2^bits.
-                    let expect = 2f64.powi(bits as i32);
-                    eprint!(
-                        "\rproof of work: {bits} bits, {n} attempts ({:.1} M/s), {:.1} s, about {:.0}% of the expected work ",
-                        n as f64 / secs / 1e6,
-                        secs,
-                        (n as f64 / expect * 100.0).min(999.0)
-                    );
+        s.spawn(|| {
+            let mut drawn = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20));
+                let n = progress.load(Ordering::Relaxed);
+                if interrupt::pressed() {
+                    interrupt::exit_now(&format!(
+                        ": the proof of work stopped after {n} attempts"
+                    ));
                 }
+                if !tty || drawn.elapsed() < Duration::from_millis(200) {
+                    continue;
+                }
+                drawn = Instant::now();
+                let secs = t0.elapsed().as_secs_f64();
+                // Expected attempts: 2^bits.
+                let expect = 2f64.powi(bits as i32);
+                eprint!(
+                    "\rproof of work: {bits} bits, {n} attempts ({:.1} M/s), {:.1} s, {:.0}% of the expected work ",
+                    n as f64 / secs / 1e6,
+                    secs,
+                    (n as f64 / expect * 100.0).min(999.0)
+                );
+            }
+            if tty {
                 eprint!("\r\x1b[K");
                 let _ = std::io::stderr().flush();
-            });
-        }
+            }
+        });
         let r = Dat::make(
             key,
             val,

@@ -11,10 +11,10 @@ pub(super) const VENDOR_JS: &str = include_str!("../web/vendor.js");
 pub(super) const VENDOR_LICENSE: &str = include_str!("../web/vendor-LICENSE.txt");
 
 pub(super) fn asset(s: &'static str, ctype: &'static str) -> Resp {
-    Resp {
-        code: 200,
+    Resp::new(
+        200,
         ctype,
-        body: s.as_bytes().to_vec(),
-        extra: "Content-Security-Policy: default-src 'self'; connect-src *; img-src 'self' data:; style-src 'self' 'unsafe-inline'\r\n".into(),
-    }
+        s.as_bytes().to_vec(),
+        "Content-Security-Policy: default-src 'self'; connect-src *; img-src 'self' data:; style-src 'self' 'unsafe-inline'\r\n",
+    )
 }

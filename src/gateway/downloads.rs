@@ -4,6 +4,7 @@
 
 use super::http::{Resp, State};
 use super::Gateway;
+use crate::roots::{not_a_file, NotAFile};
 use dave_core::wire::Hex;
 use dave_core::Node;
 use dave_files::{Download, DownloadOpts, FetchError, RootRef};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 /// A file being read for a connection.
 pub(super) struct FileRead {
     slot: usize,
+    root: RootRef,
     pub(super) dl: Download,
     pub(super) data: Vec<u8>,
     /// Set when a node event ended the read; answered at the next tick.
@@ -51,6 +53,7 @@ impl Gateway {
         debug!("/gw/file/start {root}");
         self.files.push(FileRead {
             slot,
+            root,
             dl: Download::new(root, opts),
             data: Vec::new(),
             failed: None,
@@ -82,7 +85,7 @@ impl Gateway {
                 }
                 Err(e) => {
                     self.stats.file_errors += 1;
-                    file_error(&f.dl, &e, self.limits.get_wait)
+                    file_error(&f.dl, &f.root, &e, self.limits.get_wait, node)
                 }
             };
             debug!("/gw/file/end {} {}", r.code, r.body.len());
@@ -102,19 +105,41 @@ fn file_resp(dl: &Download, data: Vec<u8>) -> Resp {
         ),
         None => ("file".to_string(), String::new(), 0),
     };
-    Resp {
-        code: 200,
-        ctype: "application/octet-stream",
-        body: data,
-        extra: format!(
+    Resp::new(
+        200,
+        "application/octet-stream",
+        data,
+        format!(
             "Content-Disposition: attachment; filename=\"{name}\"\r\nX-Dave-Root: {root}\r\nX-Dave-Dats: {dats}\r\nAccess-Control-Expose-Headers: Content-Disposition, X-Dave-Root, X-Dave-Dats\r\n"
-        )
-        .into(),
-    }
+        ),
+    )
 }
 
-/// Why a file read failed, as an answer.
-fn file_error(dl: &Download, e: &FetchError, wait: Duration) -> Resp {
+/// Why a file read failed, as an answer: the caller's mistakes (no such
+/// root, a root that is a value or a piece of a file) are 404 and 422;
+/// a file that breaks its own tree is 502, one that stalls 504.
+fn file_error(dl: &Download, root: &RootRef, e: &FetchError, wait: Duration, node: &Node) -> Resp {
+    if dl.info().is_none() {
+        match not_a_file(node, root) {
+            Some(NotAFile::Value(len)) => {
+                return Resp::error(
+                    422,
+                    "not_a_file",
+                    &format!(
+                        "this is a value, not a file ({len} bytes): read it with GET /v1/dat or /v1/name"
+                    ),
+                )
+            }
+            Some(NotAFile::Piece) => {
+                return Resp::error(
+                    422,
+                    "not_a_file",
+                    "this is a piece inside a file, not a file's root",
+                )
+            }
+            None => {}
+        }
+    }
     match e {
         FetchError::Stalled { .. } if dl.info().is_none() => Resp::error(
             404,

@@ -21,6 +21,8 @@ pub(super) enum State {
     Waiting {
         id: GetId,
         raw: bool,
+        /// By work hash: the answer is immutable (cached for a year, with an ETag).
+        by_work: bool,
     },
     /// Reading a file for the connection (see [`FileRead`](super::downloads::FileRead)).
     File,
@@ -38,6 +40,8 @@ pub(super) struct Conn {
     pub(super) last: Instant,
     /// The request head has arrived whole (the header deadline no longer applies).
     pub(super) head_done: bool,
+    /// A HEAD request: the answer is sent without its body.
+    pub(super) head: bool,
 }
 
 /// A parsed request, owned so the connection buffer can be reused.
@@ -49,6 +53,8 @@ pub struct Req {
     pub path: String,
     /// `Accept` asks for `application/octet-stream`.
     pub accept_raw: bool,
+    /// The `If-None-Match` header, if any.
+    pub if_none_match: Option<String>,
     /// The body (Content-Length bytes).
     pub body: Vec<u8>,
 }
@@ -122,6 +128,7 @@ fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
     let mut bad_length = false;
     let mut chunked = false;
     let mut accept_raw = false;
+    let mut if_none_match = None;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             lengths += 1;
@@ -134,6 +141,8 @@ fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
         } else if h.name.eq_ignore_ascii_case("accept") {
             accept_raw =
                 std::str::from_utf8(h.value).is_ok_and(|v| v.contains("application/octet-stream"));
+        } else if h.name.eq_ignore_ascii_case("if-none-match") {
+            if_none_match = std::str::from_utf8(h.value).ok().map(str::to_string);
         }
     }
     let framing = match (lengths, chunked) {
@@ -163,6 +172,7 @@ fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
         method: req.method.unwrap_or("").to_string(),
         path: req.path.unwrap_or("").to_string(),
         accept_raw,
+        if_none_match,
         body: body.to_vec(),
     });
     (done, true)
@@ -184,16 +194,37 @@ pub(super) struct Resp {
     pub(super) ctype: &'static str,
     pub(super) body: Vec<u8>,
     pub(super) extra: std::borrow::Cow<'static, str>,
+    /// The Cache-Control value (`no-store` but for immutable answers).
+    pub(super) cache: &'static str,
 }
 
+/// Cache-Control of an answer that can never change: a dat by its work hash.
+pub(super) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 impl Resp {
-    pub(super) fn json(code: u16, body: String) -> Resp {
+    /// An answer with the default `Cache-Control: no-store`.
+    pub(super) fn new(
+        code: u16,
+        ctype: &'static str,
+        body: Vec<u8>,
+        extra: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Resp {
         Resp {
             code,
-            ctype: "application/json; charset=utf-8",
-            body: body.into_bytes(),
-            extra: "".into(),
+            ctype,
+            body,
+            extra: extra.into(),
+            cache: "no-store",
         }
+    }
+
+    pub(super) fn json(code: u16, body: String) -> Resp {
+        Resp::new(
+            code,
+            "application/json; charset=utf-8",
+            body.into_bytes(),
+            "",
+        )
     }
 
     pub(super) fn error(code: u16, error: &str, message: &str) -> Resp {
@@ -207,17 +238,27 @@ impl Resp {
         )
     }
 
+    /// The answer to a HEAD request: the same head, no body.
+    pub(super) fn head_bytes(&self) -> Vec<u8> {
+        let mut b = self.bytes();
+        b.truncate(b.len() - self.body.len());
+        b
+    }
+
     pub(super) fn bytes(&self) -> Vec<u8> {
         let reason = match self.code {
             200 => "OK",
             202 => "Accepted",
             204 => "No Content",
+            304 => "Not Modified",
             400 => "Bad Request",
             404 => "Not Found",
             405 => "Method Not Allowed",
             408 => "Request Timeout",
             413 => "Content Too Large",
+            422 => "Unprocessable Content",
             429 => "Too Many Requests",
+            500 => "Internal Server Error",
             501 => "Not Implemented",
             502 => "Bad Gateway",
             503 => "Service Unavailable",
@@ -226,12 +267,13 @@ impl Resp {
         };
         let mut h = format!(
             "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\
-             Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS\r\n\
-             Access-Control-Allow-Headers: Content-Type, Accept\r\nX-Content-Type-Options: nosniff\r\n\
-             Cache-Control: no-store\r\n{}\r\n",
+             Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, HEAD, POST, OPTIONS\r\n\
+             Access-Control-Allow-Headers: Content-Type, Accept, If-None-Match\r\nX-Content-Type-Options: nosniff\r\n\
+             Cache-Control: {}\r\n{}\r\n",
             self.code,
             self.ctype,
             self.body.len(),
+            self.cache,
             self.extra
         )
         .into_bytes();
@@ -301,6 +343,7 @@ impl Gateway {
                 opened: now,
                 last: now,
                 head_done: false,
+                head: false,
             });
         }
     }
@@ -330,7 +373,7 @@ impl Gateway {
     pub(super) fn send(&mut self, slot: usize, r: Resp, registry: &Registry) {
         if let Some(c) = self.conns[slot].as_mut() {
             debug!("/gw/resp {} {} bytes to {}", r.code, r.body.len(), c.peer);
-            c.out = r.bytes();
+            c.out = if c.head { r.head_bytes() } else { r.bytes() };
             c.written = 0;
             c.state = State::Writing;
         }

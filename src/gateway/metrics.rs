@@ -14,11 +14,25 @@ pub fn metrics(r: &Report, g: &GwStats) -> String {
             "# HELP dave_{name} {help}\n# TYPE dave_{name} gauge\ndave_{name} {v}"
         );
     };
-    gauge("peers", "Peers in the table.", r.peers as f64);
+    gauge(
+        "peers",
+        "Peers: edges and table entries that answered a GETPEER of ours.",
+        r.peers as f64,
+    );
     gauge(
         "live_peers",
         "Peers heard from recently.",
         r.live_peers as f64,
+    );
+    gauge(
+        "clients",
+        "Recent clients: table entries that never answered a GETPEER of ours.",
+        r.clients as f64,
+    );
+    gauge(
+        "live_clients",
+        "Clients heard from recently.",
+        r.live_clients as f64,
     );
     gauge("dats", "Dats held.", r.dats as f64);
     gauge(

@@ -6,10 +6,11 @@
 //!
 //! | method and path | answer |
 //! |---|---|
-//! | `GET /v1/dat/{work}` | the dat as JSON, or its raw value with `Accept: application/octet-stream`; from the store, else fetched from the network within [`Limits::get_wait`]; 404 when not found |
-//! | `GET /v1/name/{pubkey}/{key}` | the current dat of a name, the same way; `key` is percent-encoded bytes, or `hex:` and hex digits |
-//! | `POST /v1/dat` | a complete PUT as JSON, verified exactly as a packet would be; 202 when accepted and sent on, 400 naming the failing check |
-//! | `GET /v1/file/{root}`, `GET /v1/file/{pubkey}/{name}` | a file written with `daved setf`, by its root's work hash or by name (`hex:` and 64 digits): every dat fetched and verified against the tree before the first byte is sent, at most [`Limits::file_max`] bytes, [`Limits::files`] at once; 404 when no root arrives, 504 when the file stalls, 502 when a piece is bad |
+//! | `GET /v1/dat/{work}` | the dat as JSON, or its raw value with `Accept: application/octet-stream`; from the store, else fetched from the network within [`Limits::get_wait`]; 404 when not found; cached for a year (`immutable`), with an ETag per form and 304 for a matching `If-None-Match` |
+//! | `GET /v1/name/{pubkey}/{key}` | the current dat of a name, the same way (not cached); `key` is percent-encoded bytes, or `hex:` and hex digits |
+//! | `POST /v1/dat` | a complete PUT as JSON, verified exactly as a packet would be; 202 when accepted and sent on, 400 naming the failing check (every missing field at once) |
+//! | `GET /v1/file/{root}`, `GET /v1/file/{pubkey}/{name}` | a file written with `daved setf`, by its root's work hash or by name (`hex:` and 64 digits): every dat fetched and verified against the tree before the first byte is sent, at most [`Limits::file_max`] bytes, [`Limits::files`] at once; 404 when no root arrives, 422 when the dat is not a file's root, 504 when the file stalls, 502 when a piece is bad |
+//! | `HEAD` of every `GET` route | the same head, no body |
 //! | `GET /v1/status` | the node's status as JSON |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /`, `/app.js`, `/proto.js`, `/worker.js`, `/vendor.js`, `/vendor-LICENSE.txt` | the web page and its scripts, embedded in the binary |
@@ -271,19 +272,26 @@ impl Gateway {
         }) else {
             return;
         };
-        let raw = matches!(
-            self.conns[slot].as_ref().map(|c| c.state),
-            Some(State::Waiting { raw: true, .. })
-        );
+        let (raw, by_work) = match self.conns[slot].as_ref().map(|c| c.state) {
+            Some(State::Waiting { raw, by_work, .. }) => (raw, by_work),
+            _ => (false, false),
+        };
         let r = match ev {
             NodeEvent::Got { work, .. } => match node.dat_by_work(&work) {
-                Some(m) if raw => Resp {
-                    code: 200,
-                    ctype: "application/octet-stream",
-                    body: m.val.to_vec(),
-                    extra: "".into(),
-                },
-                Some(m) => Resp::json(200, dat_json(&m)),
+                Some(m) => {
+                    let mut r = if raw {
+                        Resp::new(200, "application/octet-stream", m.val.to_vec(), "")
+                    } else {
+                        Resp::json(200, dat_json(&m))
+                    };
+                    // By work hash, the answer never changes; by name, the
+                    // current dat may be replaced by a newer one.
+                    if by_work {
+                        r.cache = http::IMMUTABLE;
+                        r.extra = routes::dat_headers(&work, raw).into();
+                    }
+                    r
+                }
                 None => Resp::error(
                     404,
                     "not_found",

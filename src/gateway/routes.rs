@@ -4,7 +4,7 @@
 //! and `POST /v1/dat`.
 
 use super::assets::{asset, APP_JS, PAGE, PROTO_JS, VENDOR_JS, VENDOR_LICENSE, WORKER_JS};
-use super::http::{Req, Resp, State};
+use super::http::{Req, Resp, State, IMMUTABLE};
 use super::metrics::metrics;
 use super::Gateway;
 use crate::json::{self, Value};
@@ -40,8 +40,14 @@ impl Gateway {
         }
         let path = req.path.split('?').next().unwrap_or("");
         let parts: Vec<&str> = path.split('/').skip(1).collect();
-        let r = match (req.method.as_str(), parts.as_slice()) {
-            ("OPTIONS", _) => Resp { code: 204, ctype: "text/plain", body: Vec::new(), extra: "Access-Control-Max-Age: 600\r\n".into() },
+        // HEAD is GET without the body (the same status and headers).
+        let head = req.method == "HEAD";
+        if let Some(c) = self.conns[slot].as_mut() {
+            c.head = head;
+        }
+        let method = if head { "GET" } else { req.method.as_str() };
+        let r = match (method, parts.as_slice()) {
+            ("OPTIONS", _) => Resp::new(204, "text/plain", Vec::new(), "Access-Control-Max-Age: 600\r\n"),
             ("GET", [""]) => asset(PAGE, "text/html; charset=utf-8"),
             ("GET", ["app.js"]) => asset(APP_JS, "text/javascript; charset=utf-8"),
             ("GET", ["worker.js"]) => asset(WORKER_JS, "text/javascript; charset=utf-8"),
@@ -49,14 +55,21 @@ impl Gateway {
             ("GET", ["vendor.js"]) => asset(VENDOR_JS, "text/javascript; charset=utf-8"),
             ("GET", ["vendor-LICENSE.txt"]) => asset(VENDOR_LICENSE, "text/plain; charset=utf-8"),
             ("GET", ["v1", "status"]) => Resp::json(200, report(node).json()),
-            ("GET", ["metrics"]) => Resp {
-                code: 200,
-                ctype: "text/plain; version=0.0.4; charset=utf-8",
-                body: metrics(&report(node), &self.stats).into_bytes(),
-                extra: "".into(),
-            },
+            ("GET", ["metrics"]) => Resp::new(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                metrics(&report(node), &self.stats).into_bytes(),
+                "",
+            ),
             ("GET", ["v1", "dat", w]) => match hex32(w) {
                 None => Resp::error(400, "bad_work", "the work hash must be 64 hex digits"),
+                // A dat by its work hash never changes: a client that holds
+                // this answer's ETag has it.
+                Some(work) if req.if_none_match.as_deref().is_some_and(|v| etag_matches(v, &etag(&work, req.accept_raw))) => {
+                    let mut r = Resp::new(304, "application/json; charset=utf-8", Vec::new(), dat_headers(&work, req.accept_raw));
+                    r.cache = IMMUTABLE;
+                    r
+                }
                 Some(work) => {
                     return self.get(slot, Query::Work(work), req.accept_raw, registry, node);
                 }
@@ -92,7 +105,7 @@ impl Gateway {
                 }
             }
             (_, ["v1", "dat"] | ["v1", "dat", _] | ["v1", "name", _, _] | ["v1", "file", _] | ["v1", "file", _, _] | ["v1", "status"] | ["metrics"] | [""]) => {
-                Resp::error(405, "method_not_allowed", "use GET (or POST for /v1/dat)")
+                Resp::error(405, "method_not_allowed", "use GET or HEAD (or POST for /v1/dat)")
             }
             _ => Resp::error(404, "not_found", "no such route: see GET / for the page, /v1/dat/{work}, /v1/name/{pubkey}/{key}, /v1/file/{root}, /v1/file/{pubkey}/{name}, /v1/status, /metrics"),
         };
@@ -101,10 +114,11 @@ impl Gateway {
 
     fn get(&mut self, slot: usize, q: Query, raw: bool, registry: &Registry, node: &mut Node) {
         let epochs = (self.limits.get_wait.as_nanos() / self.epoch_ns as u128) as u64;
+        let by_work = matches!(q, Query::Work(_));
         match node.get(q, GetOpts::timeout(epochs.max(1))) {
             Ok(id) => {
                 if let Some(c) = self.conns[slot].as_mut() {
-                    c.state = State::Waiting { id, raw };
+                    c.state = State::Waiting { id, raw, by_work };
                 }
                 // A dat held locally is answered at once.
                 self.drain_events(node, registry);
@@ -118,6 +132,30 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The ETag of a dat's answer by work hash: its work, and the form (JSON
+/// or the raw value).
+pub(super) fn etag(work: &[u8; 32], raw: bool) -> String {
+    format!("\"{}{}\"", Hex(work), if raw { "-raw" } else { "" })
+}
+
+/// Whether an `If-None-Match` value names `tag` (or is `*`); weak tags
+/// (`W/"..."`) compare by their value.
+fn etag_matches(value: &str, tag: &str) -> bool {
+    value
+        .split(',')
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
+}
+
+/// The headers of an answer by work hash: its ETag, and that it varies
+/// with Accept.
+pub(super) fn dat_headers(work: &[u8; 32], raw: bool) -> String {
+    format!(
+        "ETag: {}\r\nVary: Accept\r\nAccess-Control-Expose-Headers: ETag\r\n",
+        etag(work, raw)
+    )
 }
 
 /// Percent-decodes a key (or takes `hex:DIGITS`); `None` if malformed or over 32 bytes.
@@ -214,6 +252,23 @@ fn post_dat(body: &[u8], node: &mut Node) -> Resp {
                 &format!("unknown field \"{}\"", json::escape(k)),
             );
         }
+    }
+    let missing: Vec<&str> = ["salt", "work", "pubkey", "sig", "time"]
+        .into_iter()
+        .filter(|f| !obj.contains_key(*f))
+        .collect();
+    if !missing.is_empty() {
+        let quoted: Vec<String> = missing.iter().map(|f| format!("\"{f}\"")).collect();
+        let list = quoted.join(", ");
+        return Resp::json(
+            400,
+            format!(
+                "{{\"error\":\"missing_field\",\"message\":\"missing {}: {} (key and val may be left out: empty); time is milliseconds since the Unix epoch, the rest hex\",\"fields\":[{}]}}",
+                if missing.len() == 1 { "field" } else { "fields" },
+                json::escape(&list),
+                quoted.join(",")
+            ),
+        );
     }
     let fields = (|| {
         Ok::<_, Resp>((

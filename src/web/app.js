@@ -34,7 +34,7 @@ async function status() {
     const s = await r.json();
     const drops = Object.entries(s.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
     $('status').textContent =
-      `peers ${s.peers} (${s.live_peers} live)   dats ${s.dats} of ${s.dat_cap}   up ${Math.round(s.uptime_s)} s\n` +
+      `peers ${s.peers} (${s.live_peers} live)   clients ${s.clients}   dats ${s.dats} of ${s.dat_cap}   up ${Math.round(s.uptime_s)} s\n` +
       `in ${Math.round(s.rates.packets_in)} pkt/s ${Math.round(s.rates.bytes_in / 1000)} kB/s   ` +
       `out ${Math.round(s.rates.packets_out)} pkt/s ${Math.round(s.rates.bytes_out / 1000)} kB/s   drops ${drops}`;
     $('status').className = 'out';

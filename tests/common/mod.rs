@@ -44,9 +44,11 @@ pub fn start_node(port: u16, edge: Option<u16>, log: &Path, extra: &[&str]) -> C
     if let Some(e) = edge {
         cmd.args(["-e", &format!("127.0.0.1:{e}")]);
     }
+    // A node logs on standard output; errors go to standard error.
+    let f = std::fs::File::create(log).unwrap();
     cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
+        .stderr(f.try_clone().unwrap())
+        .stdout(f)
         .spawn()
         .expect("daved starts")
 }

@@ -43,7 +43,9 @@ try {
     ['-l', `127.0.0.1:${ua}`, '--http', `127.0.0.1:${ha}`, '--status', '0'],
     ['-l', `127.0.0.1:${ub}`, '-e', `127.0.0.1:${ua}`, '--http', `127.0.0.1:${hb}`, '--status', '0'],
   ]) {
-    const k = spawn(DAVED, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    // The nodes' log lines (standard output) go to our standard error.
+    const k = spawn(DAVED, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    k.stdout.pipe(process.stderr);
     kids.push(k);
   }
   await sleep(500);

@@ -31,8 +31,38 @@ const KINDS: [&str; 7] = [
     "peer",
 ];
 
+const USAGE: &str = "Usage: dave-flood run [--secs N] [--kind KIND]
+       dave-flood send --target ADDR [--secs N] [--kind KIND]
+       dave-flood --help";
+
+const HELP: &str = "dave-flood: a hostile sender, and a harness that measures how an honest
+node holds up under it, on loopback.
+
+  run     starts three honest daved nodes (the daved beside this binary),
+          gives them 200 dats, floods the first with `send` from another
+          process, and asks it for held dats as an honest client would;
+          prints its CPU and memory, the honest GET success rate, its drops
+          by reason and the kernel's receive-buffer drops
+  send    sends as fast as it can from 256 source ports to ADDR
+
+Options:
+  --secs N       how long to flood (default 10)
+  --kind KIND    one kind of packet only (default: a mix of all)
+  --target ADDR  send: the node to flood (IP:PORT)
+
+Examples:
+  cargo build --release && target/release/dave-flood run --secs 20
+  target/release/dave-flood run --kind forged
+  target/release/dave-flood send --target 127.0.0.1:1618 --secs 5 --kind garbage";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("help")
+        || args.iter().any(|a| a == "-h" || a == "--help")
+    {
+        println!("{HELP}\n\n{USAGE}\nKINDS: {}", KINDS.join(", "));
+        return;
+    }
     let opt = |name: &str| {
         args.iter()
             .position(|a| a == name)
@@ -63,10 +93,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!(
-        "Usage: dave-flood run [--secs N] [--kind KIND]\n       dave-flood send --target ADDR [--secs N] [--kind KIND]\nKINDS: {}",
-        KINDS.join(", ")
-    );
+    eprintln!("{USAGE}\nKINDS: {}", KINDS.join(", "));
     std::process::exit(2);
 }
 

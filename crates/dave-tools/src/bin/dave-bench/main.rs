@@ -14,6 +14,7 @@ mod dats;
 mod daved;
 mod footprint;
 mod ingest;
+mod logline;
 mod node;
 mod pow;
 mod sig;
@@ -24,6 +25,7 @@ use bed::Bed;
 use codec::bench_codec;
 use footprint::bench_footprint;
 use ingest::{bench_ingest, ingest_sender, SENDER};
+use logline::bench_log;
 use node::{bench_core, micro};
 use pow::bench_pow;
 use sig::bench_sig;
@@ -58,6 +60,10 @@ const SECTIONS: &[(&str, &str)] = &[
     (
         "bandwidth",
         "traffic of a 3-node loopback network at several --rate settings",
+    ),
+    (
+        "log",
+        "ns per debug log line while the level is info, against an empty loop",
     ),
 ];
 
@@ -114,6 +120,9 @@ fn main() {
     }
     if want("bandwidth") {
         bench_bandwidth();
+    }
+    if want("log") {
+        bench_log();
     }
 }
 
