@@ -59,13 +59,7 @@ pub fn handshake(sock: &UdpSocket, node: SocketAddr, timeout: Duration) -> io::R
     res
 }
 
-/// `bytes`, one encoded message, quoting `token` (one more field at the end).
-pub fn with_token(bytes: &[u8], token: &Cookie) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    out.extend_from_slice(&[(wire::FIELD_TOKEN << 3 | 2) as u8, wire::COOKIE_LEN as u8]);
-    out.extend_from_slice(token);
-    out
-}
+pub use dave_core::wire::with_token;
 
 /// A cookie that differs per socket and per call (it only has to be
 /// recognised in the answer, not to be secret from the node).

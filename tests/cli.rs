@@ -644,7 +644,7 @@ fn a_second_node_on_the_same_port_does_not_take_the_status() {
 /// `DAVE_TEST_IMPOSTOR`) and answering every request; run, as uid 65534, by
 /// `an_answer_from_another_user_is_refused`. Does nothing otherwise.
 #[test]
-#[ignore = "a helper run as another user by an_answer_from_another_user_is_refused"]
+#[ignore = "not a test: the impostor process that an_answer_from_another_user_is_refused starts as uid 65534 (it runs every time that test runs)"]
 fn control_socket_impostor() {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixDatagram};

@@ -16,8 +16,7 @@
 use dave_core::pow;
 use dave_core::testing::handshake;
 use dave_core::wire::{
-    self, decode, encode_into, Cookie, Msg, Op, Packet, Pd, FIELD_TOKEN, MTU, NPEER, PACKET_MAX,
-    TOKEN_FIELD_LEN,
+    self, decode, encode_into, Cookie, Msg, Op, Packet, Pd, MTU, NPEER, PACKET_MAX, TOKEN_FIELD_LEN,
 };
 use dave_core::{Config, Dat};
 use dave_core::{Event, GetOpts, Node, Now, Query, Reason, Stats};
@@ -705,12 +704,7 @@ impl<'a> Run<'a> {
         let n = bytes.len().min(MTU + 16 - TOKEN_FIELD_LEN);
         buf[..n].copy_from_slice(&bytes[..n]);
         let n = match token {
-            Some(t) => {
-                buf[n] = (FIELD_TOKEN << 3 | 2) as u8;
-                buf[n + 1] = 8;
-                buf[n + 2..n + TOKEN_FIELD_LEN].copy_from_slice(t);
-                n + TOKEN_FIELD_LEN
-            }
+            Some(t) => n + wire::write_token(&mut buf[n..], t).unwrap_or(0),
             None => n,
         };
         self.node.handle_packet(src, &buf[..n]);

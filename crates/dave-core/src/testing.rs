@@ -40,7 +40,7 @@
 
 use crate::config::{Config, EPOCH_NS};
 use crate::node::{Node, Now};
-use crate::wire::{self, Cookie, Msg, Op, Packet, COOKIE_LEN, FIELD_TOKEN};
+use crate::wire::{self, Cookie, Msg, Op, Packet};
 use std::net::SocketAddr;
 
 /// The wall clock, in Unix milliseconds, at epoch 0.
@@ -196,14 +196,7 @@ pub fn getpeer(cookie: &Cookie, token: Option<&Cookie>) -> Vec<u8> {
     }
 }
 
-/// `bytes` (one encoded message) quoting `token`: the token is one more
-/// field at the end.
-pub fn with_token(bytes: &[u8], token: &Cookie) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    out.extend_from_slice(&[(FIELD_TOKEN << 3 | 2) as u8, COOKIE_LEN as u8]);
-    out.extend_from_slice(token);
-    out
-}
+pub use crate::wire::with_token;
 
 /// Takes everything `n` queued; returns the datagrams that went to `to`.
 pub fn sent_to(n: &mut Node, to: SocketAddr) -> Vec<Vec<u8>> {

@@ -681,6 +681,26 @@ pub fn encode_into(m: &Msg<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
     }
 }
 
+/// Writes a `token` field (tag, length, the 8 bytes) at the start of
+/// `out`, to follow an encoded message: a field may come in any order, so
+/// a stored dat's encoding plus this is the dat quoting a token. Returns
+/// the bytes written ([`TOKEN_FIELD_LEN`]), or `None` when `out` is short.
+pub fn write_token(out: &mut [u8], token: &Cookie) -> Option<usize> {
+    let out = out.get_mut(..TOKEN_FIELD_LEN)?;
+    out[0] = (FIELD_TOKEN << 3 | WT_LEN) as u8;
+    out[1] = COOKIE_LEN as u8;
+    out[2..].copy_from_slice(token);
+    Some(TOKEN_FIELD_LEN)
+}
+
+/// `bytes` (one encoded message) quoting `token`, as a new buffer.
+pub fn with_token(bytes: &[u8], token: &Cookie) -> Vec<u8> {
+    let mut out = vec![0u8; bytes.len() + TOKEN_FIELD_LEN];
+    out[..bytes.len()].copy_from_slice(bytes);
+    let _ = write_token(&mut out[bytes.len()..], token);
+    out
+}
+
 /// Largest value that fits in a PUT with a key of `key_len` bytes and a salt
 /// of `salt_len` bytes within PACKET_MAX.
 pub fn max_val_len(key_len: usize, salt_len: usize) -> usize {

@@ -17,8 +17,8 @@ use crate::pow;
 pub use crate::reason::{Reason, REASONS};
 use crate::store::{Insert, Store};
 use crate::wire::{
-    self, Cookie, Get, Hex, Msg, Op, Packet, Pd, PeerList, PerOp, Put, COOKIE_LEN, DATAGRAM_MAX,
-    FIELD_TOKEN, KEY_MAX, NPEER, PACKET_MAX, TOKEN_FIELD_LEN,
+    self, Cookie, Get, Hex, Msg, Op, Packet, Pd, PeerList, PerOp, Put, DATAGRAM_MAX, KEY_MAX,
+    NPEER, PACKET_MAX,
 };
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -376,6 +376,7 @@ impl Node {
     }
 
     fn enqueue_dat(&mut self, to: SocketAddr, slot: u32) {
+        let token = self.token_for(to);
         let Some((i, buf)) = self.outbox.next_free() else {
             self.stats.outbox_full += 1;
             return;
@@ -384,12 +385,9 @@ impl Node {
         let mut n = rec.len();
         buf[..n].copy_from_slice(rec);
         // The stored record is a complete message; the token is one more
-        // field at its end.
-        if let Some(t) = self.peers.find(to).and_then(|p| self.peers.get(p).token) {
-            buf[n] = (FIELD_TOKEN << 3 | 2) as u8;
-            buf[n + 1] = COOKIE_LEN as u8;
-            buf[n + 2..n + TOKEN_FIELD_LEN].copy_from_slice(&t);
-            n += TOKEN_FIELD_LEN;
+        // field at its end (the outbox slot has room for it).
+        if let Some(t) = &token {
+            n += wire::write_token(&mut buf[n..], t).unwrap_or(0);
         }
         self.outbox.commit(i, to, n);
         self.stats.packets_out += 1;
