@@ -3,6 +3,7 @@
 
 use crate::dats::{make_dats_named, put_of};
 use crate::{median, now_ms};
+use dave_core::wire::{self, Cookie, Msg, Op, Packet};
 use dave_core::{Config, Node, Now};
 use std::io::Write;
 use std::time::Instant;
@@ -12,6 +13,8 @@ use std::time::Instant;
 pub(crate) struct Bed {
     pub(crate) node: Node,
     pub(crate) peers: Vec<std::net::SocketAddr>,
+    /// The token each peer quotes (the cookie the node handed it).
+    pub(crate) tokens: Vec<Cookie>,
     /// Encoded PUTs of the stored dats.
     pub(crate) stored: Vec<Vec<u8>>,
     /// Encoded PUTs of dats the node has never seen.
@@ -29,7 +32,14 @@ impl Bed {
         let fresh = make_dats_named(fresh, 2000, "fresh");
         println!("{:.1} s", t0.elapsed().as_secs_f64());
         let now_ms = now_ms();
-        let mut node = Node::new(Config::default());
+        // Setting up, the node answers every stranger's GETPEER at once
+        // (a node's budget for them is a reply per 32 epochs): the
+        // measured paths are those of validated peers, which need none.
+        let mut node = Node::new(Config {
+            unvalidated_reply_epochs: 1,
+            unvalidated_replies: 1 << 20,
+            ..Config::default()
+        });
         node.handle_tick(Now {
             epoch: 0,
             unix_ms: now_ms,
@@ -37,17 +47,40 @@ impl Bed {
         for d in &stored {
             node.restore_preverified(&put_of(d).msg()).expect("valid");
         }
-        let peers: Vec<std::net::SocketAddr> = (0..node.config().max_peers)
+        let candidates: Vec<std::net::SocketAddr> = (0..node.config().max_peers)
             .map(|i| format!("10.{}.{}.1:1618", i >> 8, i & 255).parse().unwrap())
             .collect();
         let mut bed = Bed {
             node,
-            peers,
+            peers: Vec::new(),
+            tokens: Vec::new(),
             stored,
             fresh,
             epoch: 0,
             now_ms,
         };
+        // Every address proves itself (the handshake); those that win a
+        // slot of the table are the bed's peers (slots of one bucket
+        // collide, so about 60% of MAX_PEERS distinct groups fit).
+        for a in candidates {
+            let t = bed.handshake(a);
+            bed.node.handle_packet(a, &wire::with_token(&getpeer(), &t));
+            bed.drain();
+            bed.peers.push(a);
+            bed.tokens.push(t);
+        }
+        // Keep those that hold a slot now (a later contender may have won
+        // an earlier one's slot): the rest would contest slots on and on.
+        let held: Vec<bool> = bed
+            .peers
+            .iter()
+            .map(|a| bed.node.peers().find(*a).is_some())
+            .collect();
+        let mut k = 0;
+        bed.peers.retain(|_| (held[k], k += 1).0);
+        let mut k = 0;
+        bed.tokens.retain(|_| (held[k], k += 1).0);
+        bed.tick(1);
         // Every peer speaks, then again once they have been known for DELAY
         // epochs: all are live and eligible for gossip.
         let delay = bed.node.config().delay_epochs;
@@ -62,7 +95,8 @@ impl Bed {
         let fresh = std::mem::take(&mut bed.fresh);
         let (earn, rest) = fresh.split_at(bed.peers.len().min(fresh.len()));
         for (i, d) in earn.iter().enumerate() {
-            bed.node.handle_packet(bed.peers[i], d);
+            bed.node
+                .handle_packet(bed.peers[i], &wire::with_token(d, &bed.tokens[i]));
             bed.tick(8);
             if i % 128 == 127 {
                 bed.hear_from_all();
@@ -73,11 +107,33 @@ impl Bed {
         bed
     }
 
+    /// A GETPEER from `a`, and the PEER answer's cookie: the token `a`
+    /// quotes from then on (waiting for the node's budget of replies to
+    /// strangers when it is spent).
+    fn handshake(&mut self, a: std::net::SocketAddr) -> Cookie {
+        let wait = self.node.config().unvalidated_reply_epochs;
+        loop {
+            self.node.handle_packet(a, &getpeer());
+            let mut token = None;
+            while let Some((to, b)) = self.node.peek_transmit() {
+                if let (true, Ok(Packet::Peer { cookie, .. })) = (to == a, wire::decode(b)) {
+                    token = Some(*cookie);
+                }
+                self.node.pop_transmit();
+            }
+            if let Some(t) = token {
+                self.tick(1);
+                return t;
+            }
+            self.tick(wait);
+        }
+    }
+
     /// One known PUT from every peer (keeps them live).
     pub(crate) fn hear_from_all(&mut self) {
         for i in 0..self.peers.len() {
-            let d = &self.stored[i % self.stored.len()];
-            self.node.handle_packet(self.peers[i], d);
+            let d = wire::with_token(&self.stored[i % self.stored.len()], &self.tokens[i]);
+            self.node.handle_packet(self.peers[i], &d);
         }
         self.drain();
         self.tick(1);
@@ -131,13 +187,17 @@ impl Bed {
         let mut samples = Vec::new();
         let mut k = 0;
         let peers = self.peers.clone();
+        let tokens = self.tokens.clone();
         while k < total {
-            for chunk in peers.chunks(BATCH) {
+            for (c, chunk) in peers.chunks(BATCH).enumerate() {
                 let n = chunk.len().min(total - k);
                 for j in 0..n {
+                    // Each datagram quotes its sender's token, as a peer's do.
                     let p = &pkts[pick(k + j)];
-                    stage[j * 1500..j * 1500 + p.len()].copy_from_slice(p);
-                    lens[j] = p.len();
+                    let at = j * 1500;
+                    stage[at..at + p.len()].copy_from_slice(p);
+                    let t = wire::write_token(&mut stage[at + p.len()..], &tokens[c * BATCH + j]);
+                    lens[j] = p.len() + t.unwrap_or(0);
                 }
                 let t = Instant::now();
                 for (j, src) in chunk.iter().enumerate().take(n) {
@@ -154,4 +214,16 @@ impl Bed {
         }
         median(samples)
     }
+}
+
+/// A GETPEER issuing a cookie (the node echoes it back).
+pub(crate) fn getpeer() -> Vec<u8> {
+    let mut buf = [0u8; 32];
+    let m = Msg {
+        op: Op::Getpeer,
+        cookie: &[7; 8],
+        ..Msg::default()
+    };
+    let n = wire::encode_into(&m, &mut buf).unwrap_or(0);
+    buf[..n].to_vec()
 }

@@ -75,7 +75,7 @@ pub(crate) fn bench_core(mut bed: Bed) {
         },
     );
     // GETPEER: answered with up to NPEER peers heard from lately.
-    let getpeer: Vec<u8> = Vec::new(); // proto3: an empty datagram is a GETPEER
+    let getpeer = crate::bed::getpeer(); // with a cookie; the bed adds the token
     let gp = bed.feed(100_000, std::slice::from_ref(&getpeer), |_| 0);
     let mut peer = Msg::op(Op::Peer);
     peer.pds[0] = dave_core::wire::Pd::from_addr(bed.peers[1]);
