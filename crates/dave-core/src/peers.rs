@@ -1,5 +1,6 @@
 //! The peer table (docs/protocol.md sections 5.3 and 5.4).
 
+use crate::draw::{Dense, Fenwick};
 use crate::index::{Index, KeyedHash};
 use std::net::{IpAddr, SocketAddr};
 
@@ -11,7 +12,10 @@ pub const NEVER: u64 = u64::MAX;
 pub struct Peer {
     /// Canonical address.
     pub addr: SocketAddr,
-    /// Sum of the mass of the novel dats it sent us.
+    /// Sum of the mass of the novel dats it sent us, and of the credit for
+    /// answering our pulls and GETs, halved every TRUST_HALF epochs. Change
+    /// it only through [`Peers::add_trust`] and [`Peers::clear_trust`], which
+    /// keep the draws in step.
     pub trust: f64,
     /// Epoch it entered the table.
     pub added: u64,
@@ -74,7 +78,19 @@ pub struct Peers {
     seeds: Box<[u64]>,
     bucket_slots: usize,
     max: usize,
+    /// Peers eligible for gossip (docs/protocol.md 5.5), for uniform draws.
+    /// The node adds a peer when it becomes eligible; one found no longer
+    /// eligible when drawn leaves the list then.
+    elig: Dense,
+    /// Trust of the eligible peers (zero for the others), for draws in
+    /// proportion to trust.
+    fen: Fenwick,
 }
+
+/// Tries of a rejection draw before it gives up.
+pub const DRAW_TRIES: usize = 16;
+/// Lists this short are drawn from by one pass over them.
+const SCAN_MAX: usize = 16;
 
 /// What became of a newcomer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +191,8 @@ impl Peers {
             seeds: (0..buckets as u64).collect(),
             bucket_slots,
             max: total,
+            elig: Dense::new(total),
+            fen: Fenwick::new(total),
         }
     }
 
@@ -333,6 +351,14 @@ impl Peers {
     /// Removes peer `i` (the last peer takes its index).
     pub fn remove(&mut self, i: usize) {
         let last = self.list.len() - 1;
+        self.elig.remove(i);
+        self.fen.set(i, 0.0);
+        if i != last {
+            let w = self.fen.get(last);
+            self.fen.set(last, 0.0);
+            self.fen.set(i, w);
+            self.elig.relabel(last, i);
+        }
         let Peers {
             list,
             index,
@@ -359,46 +385,180 @@ impl Peers {
         pos.swap_remove(i);
     }
 
-    /// Trust-weighted selection among the peers for which `ok` holds
-    /// (docs/protocol.md 5.5): draw a threshold in [0, max trust) and pick
-    /// uniformly among peers above it; with chance 1/`probe`, or when no
-    /// candidate has trust, pick uniformly among all candidates. `r1`, `r2`,
-    /// `r3` are uniformly random.
-    pub fn select(
-        &self,
-        probe: u32,
-        r1: u64,
-        r2: u64,
-        r3: u64,
-        mut ok: impl FnMut(&Peer) -> bool,
+    /// Marks peer `i` eligible for gossip or not (docs/protocol.md 5.5).
+    pub fn set_eligible(&mut self, i: usize, on: bool) {
+        if on {
+            self.elig.insert(i);
+            self.fen.set(i, self.list[i].trust);
+        } else {
+            self.elig.remove(i);
+            self.fen.set(i, 0.0);
+        }
+    }
+
+    /// Whether peer `i` is in the list of eligible peers.
+    pub fn is_eligible(&self, i: usize) -> bool {
+        self.elig.contains(i)
+    }
+
+    /// Peers in the list of eligible peers.
+    pub fn eligible(&self) -> usize {
+        self.elig.len()
+    }
+
+    /// Adds `x` to peer `i`'s trust.
+    pub fn add_trust(&mut self, i: usize, x: f64) {
+        let p = &mut self.list[i];
+        p.trust += x;
+        if self.elig.contains(i) {
+            self.fen.set(i, p.trust);
+        }
+    }
+
+    /// Takes all of peer `i`'s trust.
+    pub fn clear_trust(&mut self, i: usize) {
+        self.list[i].trust = 0.0;
+        self.fen.set(i, 0.0);
+    }
+
+    /// Halves every peer's trust (every TRUST_HALF epochs): O(n), which
+    /// also clears the draws' rounding drift.
+    pub fn halve_trust(&mut self) {
+        for p in self.list.iter_mut() {
+            p.trust *= 0.5;
+        }
+        self.fen.scale(0.5);
+    }
+
+    /// Total trust of the eligible peers.
+    pub fn eligible_trust(&self) -> f64 {
+        self.fen.total()
+    }
+
+    /// A peer drawn uniformly among the eligible ones for which `want`
+    /// holds, without a scan (docs/protocol.md 5.5). A drawn peer for which
+    /// `still` (eligibility now) fails leaves the list. Gives up after
+    /// [`DRAW_TRIES`] draws; a list of at most 16 is drawn from in one pass,
+    /// so a small table never misses.
+    pub fn draw_uniform(
+        &mut self,
+        mut rand: impl FnMut() -> u64,
+        still: impl Fn(&Peer) -> bool,
+        want: impl Fn(&Peer) -> bool,
     ) -> Option<usize> {
-        let mut max_trust = 0.0f64;
-        let mut any = false;
-        for p in &self.list {
-            if ok(p) {
-                any = true;
-                max_trust = max_trust.max(p.trust);
-            }
-        }
-        if !any {
-            return None;
-        }
-        let uniform = max_trust <= 0.0 || probe <= 1 || r1 % probe as u64 == 0;
-        let threshold = if uniform { -1.0 } else { unit(r2) * max_trust };
-        // Reservoir sampling over the qualifying peers, one pass.
-        let mut chosen = None;
-        let mut seen = 0u64;
-        let mut r = r3;
-        for (i, p) in self.list.iter().enumerate() {
-            if p.trust > threshold && ok(p) {
-                seen += 1;
-                if seen == 1 || r % seen == 0 {
-                    chosen = Some(i);
+        if self.elig.len() <= SCAN_MAX {
+            // Reservoir sampling over the short list; leavers go first.
+            let mut k = 0;
+            while k < self.elig.len() {
+                let i = self.elig.nth(k);
+                if still(&self.list[i]) {
+                    k += 1;
+                } else {
+                    self.set_eligible(i, false);
                 }
-                r = splitmix(r);
+            }
+            let mut chosen = None;
+            let mut seen = 0u64;
+            for k in 0..self.elig.len() {
+                let i = self.elig.nth(k);
+                if want(&self.list[i]) {
+                    seen += 1;
+                    if rand() % seen == 0 {
+                        chosen = Some(i);
+                    }
+                }
+            }
+            return chosen;
+        }
+        for _ in 0..DRAW_TRIES {
+            let n = self.elig.len();
+            if n == 0 {
+                return None;
+            }
+            let i = self.elig.nth((rand() % n as u64) as usize);
+            let p = &self.list[i];
+            if !still(p) {
+                self.set_eligible(i, false);
+            } else if want(p) {
+                return Some(i);
             }
         }
-        chosen
+        None
+    }
+
+    /// A peer drawn among the eligible ones for which `want` holds, in
+    /// proportion to trust (docs/protocol.md 5.5); with chance 1/`probe`,
+    /// or when no eligible peer has trust, uniformly. O(log n) a try.
+    pub fn draw_trust(
+        &mut self,
+        probe: u32,
+        mut rand: impl FnMut() -> u64,
+        still: impl Fn(&Peer) -> bool,
+        want: impl Fn(&Peer) -> bool,
+    ) -> Option<usize> {
+        let uniform = probe <= 1 || rand() % probe as u64 == 0;
+        if !uniform {
+            for _ in 0..DRAW_TRIES {
+                let total = self.fen.total();
+                if total <= 0.0 || self.list.is_empty() {
+                    break;
+                }
+                let i = self.fen.find(unit(rand()) * total);
+                if i >= self.list.len() || self.fen.get(i) <= 0.0 {
+                    continue;
+                }
+                let p = &self.list[i];
+                if !still(p) {
+                    self.set_eligible(i, false);
+                } else if want(p) {
+                    return Some(i);
+                }
+            }
+        }
+        self.draw_uniform(rand, still, want)
+    }
+
+    /// Up to `out.len()` distinct peers for which `ok` holds, drawn
+    /// uniformly from the whole table without a scan (GETPEER answers and
+    /// application requests): a table of at most 16 in one pass, a larger
+    /// one by [`DRAW_TRIES`] draws per peer wanted. Returns how many.
+    pub fn sample(
+        &self,
+        mut rand: impl FnMut() -> u64,
+        ok: impl Fn(&Peer) -> bool,
+        out: &mut [usize],
+    ) -> usize {
+        let n = self.list.len();
+        let mut got = 0;
+        if n <= SCAN_MAX {
+            let mut seen = 0u64;
+            for (i, p) in self.list.iter().enumerate() {
+                if !ok(p) {
+                    continue;
+                }
+                seen += 1;
+                if got < out.len() {
+                    out[got] = i;
+                    got += 1;
+                } else {
+                    let r = rand() % seen;
+                    if (r as usize) < out.len() {
+                        out[r as usize] = i;
+                    }
+                }
+            }
+            return got;
+        }
+        let mut tries = DRAW_TRIES * out.len();
+        while got < out.len() && tries > 0 {
+            tries -= 1;
+            let i = (rand() % n as u64) as usize;
+            if ok(&self.list[i]) && !out[..got].contains(&i) {
+                out[got] = i;
+                got += 1;
+            }
+        }
+        got
     }
 
     /// Checks the table's invariants (for tests and the simulator).
@@ -429,6 +589,29 @@ impl Peers {
             if me.contains(&p.addr) {
                 return Err(format!("the node lists itself ({})", p.addr));
             }
+            let w = if self.elig.contains(i) {
+                p.trust.max(0.0)
+            } else {
+                0.0
+            };
+            if self.fen.get(i) != w {
+                return Err(format!(
+                    "peer {}: drawn with trust {} not {w}",
+                    p.addr,
+                    self.fen.get(i)
+                ));
+            }
+        }
+        for i in self.list.len()..self.max {
+            if self.elig.contains(i) || self.fen.get(i) != 0.0 {
+                return Err(format!("no peer {i}, yet it could be drawn"));
+            }
+        }
+        self.elig.check()?;
+        let sum: f64 = (0..self.list.len()).map(|i| self.fen.get(i)).sum();
+        let total = self.fen.total();
+        if (total - sum).abs() > 1e-9 * sum.max(1.0) {
+            return Err(format!("trust sums to {sum} but draws see {total}"));
         }
         Ok(())
     }
@@ -563,7 +746,7 @@ mod tests {
         let mut p = table(16);
         let a = SocketAddr::from(([198, 51, 100, 1], 1618));
         let i = added(p.add(a, false, C)).unwrap();
-        p.get_mut(i).trust = 5.0;
+        p.add_trust(i, 5.0);
         p.get_mut(i).seen = 10;
         for k in 0..5000u16 {
             let b = SocketAddr::from(([203, (k >> 8) as u8, k as u8, 1], 1618));
@@ -577,26 +760,126 @@ mod tests {
         assert_eq!(p.find(a), Some(0), "a protected peer lost its slot");
     }
 
-    #[test]
-    fn selection_follows_trust() {
-        let mut p = table(8);
-        for i in 0..4 {
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut r = seed;
+        move || {
+            r = splitmix(r);
+            r
+        }
+    }
+
+    fn eligible_table(n: u16) -> Peers {
+        let mut p = table(64);
+        for i in 0..n {
             p.add(addr(i), true, C);
+            p.set_eligible(i as usize, true);
         }
-        p.get_mut(3).trust = 100.0;
-        p.get_mut(2).trust = 1.0;
-        let mut counts = [0u32; 4];
-        let mut r = 7u64;
-        for _ in 0..10_000 {
-            let (a, b, c) = (splitmix(r), splitmix(r ^ 1), splitmix(r ^ 2));
-            r = splitmix(r ^ 3);
-            counts[p.select(1000, a, b, c, |_| true).unwrap()] += 1;
+        p
+    }
+
+    #[test]
+    fn trust_draws_follow_trust_and_probe_the_rest() {
+        let mut p = eligible_table(40);
+        p.add_trust(3, 100.0);
+        p.add_trust(2, 1.0);
+        p.check(&[]).unwrap();
+        let mut counts = [0u32; 40];
+        let mut r = rng(7);
+        for _ in 0..20_000 {
+            counts[p.draw_trust(1000, &mut r, |_| true, |_| true).unwrap()] += 1;
         }
-        // Peer 3 wins every draw above threshold 1, about 99% of them.
-        assert!(counts[3] > 9_700, "{counts:?}");
-        // Untrusted peers are still probed now and then.
-        assert!(counts[0] + counts[1] > 0, "{counts:?}");
-        assert_eq!(p.select(1000, 1, 2, 3, |_| false), None);
+        // In proportion to trust: peer 3 about 100 draws in 101.
+        assert!(counts[3] > 19_500, "{counts:?}");
+        assert!(counts[2] > 100 && counts[2] < 320, "{counts:?}");
+        // Untrusted peers are still probed now and then (1 in 1,000).
+        let rest: u32 = counts.iter().sum::<u32>() - counts[3] - counts[2];
+        assert!(rest > 0 && rest < 60, "{rest}");
+        // No trust at all: uniform.
+        p.clear_trust(3);
+        p.clear_trust(2);
+        let mut counts = [0u32; 40];
+        for _ in 0..40_000 {
+            counts[p.draw_trust(1000, &mut r, |_| true, |_| true).unwrap()] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 800 && c < 1200), "{counts:?}");
+        assert_eq!(p.draw_trust(1000, &mut r, |_| true, |_| false), None);
+    }
+
+    #[test]
+    fn trust_halves_and_is_drawn_only_while_eligible() {
+        let mut p = eligible_table(20);
+        p.add_trust(5, 8.0);
+        p.halve_trust();
+        assert_eq!(p.get(5).trust, 4.0);
+        assert_eq!(p.eligible_trust(), 4.0);
+        p.set_eligible(5, false);
+        assert_eq!(p.eligible_trust(), 0.0, "an ineligible peer is not drawn");
+        p.add_trust(5, 1.0);
+        assert_eq!(p.eligible_trust(), 0.0);
+        p.set_eligible(5, true);
+        assert_eq!(p.eligible_trust(), 5.0, "its trust counts again");
+        // Removing peers moves the last into the hole: the draws follow.
+        p.remove(5);
+        p.check(&[]).unwrap();
+        assert_eq!(p.eligible_trust(), 0.0);
+        p.add_trust(0, 2.0);
+        p.remove(3);
+        p.remove(0);
+        p.check(&[]).unwrap();
+        assert_eq!(p.eligible_trust(), 0.0);
+    }
+
+    #[test]
+    fn uniform_draws_skip_what_is_not_wanted_and_drop_leavers() {
+        for n in [3u16, 16, 17, 50] {
+            let mut p = eligible_table(n);
+            let mut r = rng(n as u64);
+            let excluded = p.get(0).addr;
+            let mut counts = vec![0u32; n as usize];
+            for _ in 0..((n as u32 - 1) * 400) {
+                let i = p
+                    .draw_uniform(&mut r, |_| true, |q| q.addr != excluded)
+                    .unwrap();
+                counts[i] += 1;
+            }
+            // Split horizon: the excluded peer is never drawn; the others
+            // about equally (400 each on average).
+            assert_eq!(counts[0], 0);
+            assert!(
+                counts[1..].iter().all(|&c| c > 250 && c < 600),
+                "{n}: {counts:?}"
+            );
+            // Peers no longer eligible leave the list as they are met.
+            let odd = |q: &Peer| q.addr.port() % 2 == 0;
+            for _ in 0..200 {
+                if let Some(i) = p.draw_uniform(&mut r, odd, |_| true) {
+                    assert!(odd(p.get(i)));
+                }
+            }
+            assert!(
+                p.eligible() <= (n as usize).div_ceil(2) + 2,
+                "{n}: {}",
+                p.eligible()
+            );
+            p.check(&[]).unwrap();
+        }
+    }
+
+    #[test]
+    fn samples_are_distinct_and_qualify() {
+        for n in [1u16, 2, 10, 40] {
+            let p = eligible_table(n);
+            let mut r = rng(3);
+            let mut out = [0usize; 2];
+            for _ in 0..100 {
+                let got = p.sample(&mut r, |q| q.addr.port() != addr(0).port(), &mut out);
+                assert_eq!(got, (n as usize - 1).min(2));
+                if got == 2 {
+                    assert_ne!(out[0], out[1]);
+                }
+                assert!(out[..got].iter().all(|&i| i != 0));
+            }
+        }
     }
 
     #[test]
