@@ -59,6 +59,14 @@ pub const UNVALIDATED_REPLY_EPOCHS: u64 = 32;
 /// long enough that tables do not churn (a slot changes hands on a new
 /// seed only when a contender asks for it).
 pub const RESEED_EPOCHS: u64 = 4096;
+/// Pushes of each fresh dat (docs/protocol.md 5.5), chosen in the
+/// simulator (docs/simulation.md).
+pub const PUSHES: u32 = 32;
+/// Epochs in which trust halves: about 17 s.
+pub const TRUST_HALF_EPOCHS: u64 = 1 << 18;
+/// Trust earned by a validated answer to one of our pulls or GETs, chosen
+/// in the simulator (docs/simulation.md).
+pub const PULL_CREDIT: f64 = 1.0;
 /// Candidates (edges and learned addresses not yet validated) kept.
 pub const CANDIDATES: usize = 64;
 /// Application GETs in flight at once.
@@ -134,6 +142,12 @@ pub struct Config {
     pub unvalidated_reply_epochs: u64,
     /// See [`RESEED_EPOCHS`].
     pub reseed_epochs: u64,
+    /// See [`PUSHES`].
+    pub pushes: u32,
+    /// See [`TRUST_HALF_EPOCHS`].
+    pub trust_half_epochs: u64,
+    /// See [`PULL_CREDIT`].
+    pub pull_credit: f64,
 }
 
 impl Default for Config {
@@ -168,6 +182,9 @@ impl Default for Config {
             unvalidated_replies: UNVALIDATED_REPLIES,
             unvalidated_reply_epochs: UNVALIDATED_REPLY_EPOCHS,
             reseed_epochs: RESEED_EPOCHS,
+            pushes: PUSHES,
+            trust_half_epochs: TRUST_HALF_EPOCHS,
+            pull_credit: PULL_CREDIT,
         }
     }
 }
@@ -191,7 +208,7 @@ impl Config {
     /// Checks every setting once, when a node is built
     /// ([`crate::Node::try_new`]): after this nothing re-checks them.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let at_least_one: [(&'static str, u64); 16] = [
+        let at_least_one: [(&'static str, u64); 17] = [
             ("epoch_ns (--epoch, --rate)", self.epoch_ns),
             ("dat_cap (--cap)", self.dat_cap as u64),
             ("dat_slack", self.dat_slack as u64),
@@ -208,6 +225,7 @@ impl Config {
             ("rotate_epochs", self.rotate_epochs),
             ("reseed_epochs", self.reseed_epochs),
             ("unvalidated_reply_epochs", self.unvalidated_reply_epochs),
+            ("trust_half_epochs", self.trust_half_epochs),
         ];
         for (name, v) in at_least_one {
             if v == 0 {
@@ -221,6 +239,12 @@ impl Config {
             return Err(ConfigError {
                 name: "fanout",
                 want: "at most MAX_FANOUT (8)",
+            });
+        }
+        if !(self.pull_credit >= 0.0 && self.pull_credit.is_finite()) {
+            return Err(ConfigError {
+                name: "pull_credit",
+                want: "a finite number, zero or more",
             });
         }
         if self.max_peers == 0 && self.edges.is_empty() {

@@ -137,24 +137,28 @@ impl Node {
         let alive = 2 * self.cfg.ping_epochs;
         let mut out = [None; MAX_FANOUT];
         // First choice: live peers not avoided; then live avoided ones. Only
-        // validated peers: a request never goes to an unproven address.
+        // validated peers (a request never goes to an unproven address),
+        // drawn uniformly (docs/protocol.md 5.5) without a scan.
+        let mut got = 0;
         for pass in 0..2 {
-            for k in 0..fanout {
-                if out[k].is_some() {
-                    continue;
-                }
-                let chosen = out;
-                let pick = self.select(|p| {
-                    let fresh = !chosen.contains(&Some(p.addr));
-                    let live = p.silence(now) < alive;
-                    let avoided = avoid.contains(&Some(p.addr));
-                    fresh
-                        && match pass {
-                            0 => live && !avoided,
-                            _ => live,
-                        }
-                });
-                out[k] = pick.map(|i| self.peers.get(i).addr);
+            let mut picked = [0usize; MAX_FANOUT];
+            let chosen = out;
+            let rng = &mut self.rng;
+            let n = self.peers.sample(
+                || rng.next_u64(),
+                |p| {
+                    p.silence(now) < alive
+                        && !chosen.contains(&Some(p.addr))
+                        && (pass == 1 || !avoid.contains(&Some(p.addr)))
+                },
+                &mut picked[..fanout - got],
+            );
+            for &i in &picked[..n] {
+                out[got] = Some(self.peers.get(i).addr);
+                got += 1;
+            }
+            if got == fanout {
+                break;
             }
         }
         out
@@ -196,7 +200,7 @@ impl Node {
         let now_ms = self.now_ms;
         match self.store.insert(&m, d, now_ms) {
             Insert::Stale => return Err(PutError::Invalid(Reason::Stale)),
-            _ => self.novel(work),
+            _ => self.novel(work, None),
         }
         Ok(work)
     }
@@ -406,9 +410,10 @@ impl Node {
     }
 
     /// Completes pending GETs that the dat in `slot` (just received from
-    /// `from`) answers.
-    pub(super) fn answer_gets(&mut self, slot: u32, from: SocketAddr) {
+    /// `from`) answers; true if it answered any.
+    pub(super) fn answer_gets(&mut self, slot: u32, from: SocketAddr) -> bool {
         let work = self.store.meta(slot).work;
+        let mut answered = false;
         let mut i = 0;
         while i < self.gets.len() {
             let g = self.gets[i];
@@ -418,6 +423,7 @@ impl Node {
             };
             if hit {
                 self.gets.swap_remove(i);
+                answered = true;
                 self.push_event(Event::Got {
                     id: g.id,
                     work,
@@ -427,9 +433,12 @@ impl Node {
                 i += 1;
             }
         }
+        answered
     }
 
-    pub(super) fn novel(&mut self, work: [u8; 32]) {
+    /// A dat became novel here, from `from` (none: our application): it
+    /// enters the ring of fresh dats with PUSHES pushes to make.
+    pub(super) fn novel(&mut self, work: [u8; 32], from: Option<SocketAddr>) {
         self.stats.puts_novel += 1;
         if self.cfg.track_novel {
             if self.novel_log.len() < NOVEL_LOG {
@@ -438,12 +447,18 @@ impl Node {
                 self.novel_overflow = true;
             }
         }
-        let cap = self.cfg.ring;
-        if self.ring.len() < cap {
-            self.ring.push(work);
-        } else {
-            self.ring[self.ring_head] = work;
+        if self.cfg.pushes == 0 {
+            return;
         }
-        self.ring_head = (self.ring_head + 1) % cap;
+        // Newest at the back; a full ring forgets its oldest.
+        if self.ring.len() >= self.cfg.ring {
+            self.ring.pop_front();
+            self.stats.ring_evicted += 1;
+        }
+        self.ring.push_back(Fresh {
+            work,
+            from,
+            left: self.cfg.pushes,
+        });
     }
 }

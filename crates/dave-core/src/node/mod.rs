@@ -55,6 +55,40 @@ use outbox::Outbox;
 pub use recv::check_put;
 pub use stats::Stats;
 
+/// A fresh dat waiting to be pushed.
+#[derive(Clone, Copy)]
+struct Fresh {
+    work: [u8; 32],
+    /// The peer it came from (split horizon), if any.
+    from: Option<SocketAddr>,
+    /// Pushes left.
+    left: u32,
+}
+
+/// Pulls remembered, for PULL_CREDIT: a pull is answered within a few
+/// link latencies, and the node pulls once per PULL epochs.
+const PULLS: usize = 8;
+
+/// A pull sent: to whom, for which name (a hash of pubkey and key).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Pull {
+    to: Option<SocketAddr>,
+    name: u64,
+}
+
+impl Pull {
+    const NONE: Pull = Pull { to: None, name: 0 };
+}
+
+/// A dat's name as 64 bits, to match a pull with its answer.
+fn name_hash(pubkey: &[u8; 32], key: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = fnv::FnvHasher::default();
+    h.write(pubkey);
+    h.write(key);
+    h.finish()
+}
+
 /// A Dave node.
 pub struct Node {
     cfg: Config,
@@ -62,9 +96,11 @@ pub struct Node {
     store: Store,
     peers: Peers,
     filter: PacketFilter,
-    ring: Vec<[u8; 32]>,
-    ring_head: usize,
-    ring_cursor: usize,
+    /// Fresh dats with pushes left, newest at the back (docs/protocol.md 5.5).
+    ring: VecDeque<Fresh>,
+    /// Our latest pulls, so that an answer earns its sender PULL_CREDIT.
+    pulls: [Pull; PULLS],
+    pull_cursor: usize,
     outbox: Outbox,
     events: VecDeque<Event>,
     notes: Notes,
@@ -145,9 +181,9 @@ impl Node {
             store: Store::new(cfg.dat_cap, cfg.dat_slack, KeyedHash::new(k2, k3)),
             peers,
             filter: PacketFilter::new(cfg.filter_cap),
-            ring: Vec::with_capacity(cfg.ring),
-            ring_head: 0,
-            ring_cursor: 0,
+            ring: VecDeque::with_capacity(cfg.ring),
+            pulls: [Pull::NONE; PULLS],
+            pull_cursor: 0,
             outbox: Outbox::new(cfg.outbox_slots),
             events: VecDeque::with_capacity(EVENT_SLOTS),
             notes: Notes::new(cfg.notes),
@@ -377,6 +413,18 @@ impl Node {
 
     fn enqueue_dat(&mut self, to: SocketAddr, slot: u32) {
         let token = self.token_for(to);
+        self.enqueue_dat_with(to, token, slot);
+    }
+
+    /// Queues stored dat `slot` for peer `pi` of the table (its token is
+    /// at hand: no lookup).
+    fn enqueue_dat_to(&mut self, pi: usize, slot: u32) {
+        let p = self.peers.get(pi);
+        let (to, token) = (p.addr, p.token);
+        self.enqueue_dat_with(to, token, slot);
+    }
+
+    fn enqueue_dat_with(&mut self, to: SocketAddr, token: Option<Cookie>, slot: u32) {
         let Some((i, buf)) = self.outbox.next_free() else {
             self.stats.outbox_full += 1;
             return;

@@ -94,7 +94,36 @@ impl Node {
             None => self.admit(src)?,
         };
         self.peers.get_mut(i).seen = self.epoch;
+        self.refresh_eligible(i);
         Some(i)
+    }
+
+    /// A validated PUT from `src` that answers one of our pulls earns
+    /// `src` PULL_CREDIT (docs/protocol.md 5.5), once per pull.
+    fn answers_pull(&mut self, src: SocketAddr, m: &Put<'_>) -> bool {
+        if !self.pulls.iter().any(|p| p.to == Some(src)) {
+            return false;
+        }
+        let name = name_hash(m.pubkey, m.key);
+        match self
+            .pulls
+            .iter_mut()
+            .find(|p| p.to == Some(src) && p.name == name)
+        {
+            Some(p) => {
+                *p = Pull::NONE;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Credits `src` with PULL_CREDIT for a validated answer.
+    fn credit(&mut self, src: SocketAddr) {
+        if let Some(i) = self.peers.find(src) {
+            self.peers.add_trust(i, self.cfg.pull_credit);
+            self.stats.pull_credits += 1;
+        }
     }
 
     /// A validated address not in the table contests its slot
@@ -166,23 +195,17 @@ impl Node {
         }
         let now = self.epoch;
         let open = self.cfg.open_epochs;
-        // Reservoir-sample up to NPEER peers seen within OPEN epochs.
-        let mut seen = 0u64;
-        for i in 0..self.peers.len() {
-            let p = *self.peers.get(i);
-            if p.addr == src || p.silence(now) > open {
-                continue;
-            }
-            seen += 1;
-            if (m.npds as usize) < NPEER {
-                m.pds[m.npds as usize] = Pd::from_addr(p.addr);
-                m.npds += 1;
-            } else {
-                let r = self.rand() % seen;
-                if (r as usize) < NPEER {
-                    m.pds[r as usize] = Pd::from_addr(p.addr);
-                }
-            }
+        // Up to NPEER peers seen within OPEN epochs, sampled without a scan.
+        let mut picked = [0usize; NPEER];
+        let rng = &mut self.rng;
+        let got = self.peers.sample(
+            || rng.next_u64(),
+            |p| p.addr != src && p.silence(now) <= open,
+            &mut picked,
+        );
+        for &i in &picked[..got] {
+            m.pds[m.npds as usize] = Pd::from_addr(self.peers.get(i).addr);
+            m.npds += 1;
         }
         self.enqueue_raw(src, &m);
     }
@@ -260,11 +283,16 @@ impl Node {
         let work = m.work;
         if let Some(slot) = self.store.find_work(work) {
             self.stats.puts_known += 1;
+            let mut answer = false;
             if valid {
                 self.saw(src);
+                answer = self.answers_pull(src, m);
             }
             if !self.gets.is_empty() {
-                self.answer_gets(slot, src);
+                answer |= self.answer_gets(slot, src) && valid;
+            }
+            if answer {
+                self.credit(src);
             }
             return;
         }
@@ -288,7 +316,7 @@ impl Node {
             // An honest peer only relays dats it verified: one that sends a
             // bad signature loses its trust (and with it the fast lane).
             if let Some(i) = sender {
-                self.peers.get_mut(i).trust = 0.0;
+                self.peers.clear_trust(i);
             }
             return self.drop_packet(Reason::BadSig, src);
         }
@@ -298,9 +326,10 @@ impl Node {
         if !ins.is_novel() {
             return self.drop_packet(Reason::Stale, src);
         }
-        self.novel(*work);
+        self.novel(*work, Some(src));
         if let Some(i) = peer {
-            self.peers.get_mut(i).trust += pow::mass_f64(d, m.time_ms(), now_ms);
+            self.peers
+                .add_trust(i, pow::mass_f64(d, m.time_ms(), now_ms));
         }
         let val_len = m.val.len();
         self.notes.event(|| Note::Novel {
@@ -309,10 +338,14 @@ impl Node {
             val_len,
             from: src,
         });
+        let mut answer = valid && self.answers_pull(src, m);
         if !self.gets.is_empty() {
             if let Some(slot) = self.store.find_work(work) {
-                self.answer_gets(slot, src);
+                answer |= self.answer_gets(slot, src) && valid;
             }
+        }
+        if answer {
+            self.credit(src);
         }
     }
 }

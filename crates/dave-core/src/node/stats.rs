@@ -50,6 +50,16 @@ pub struct Stats {
     /// Replies to unvalidated addresses not sent because the budget for
     /// them was spent.
     pub reply_budget: u64,
+    /// Fresh dats pushed (docs/protocol.md 5.5).
+    pub pushes: u64,
+    /// Random stored dats seeded (anti-entropy).
+    pub seeds: u64,
+    /// Fresh dats that left the full ring with pushes still to make.
+    pub ring_evicted: u64,
+    /// Push slots with a fresh dat but no eligible peer besides its source.
+    pub push_no_peer: u64,
+    /// Validated answers to our pulls and GETs credited with PULL_CREDIT.
+    pub pull_credits: u64,
 }
 
 impl Stats {

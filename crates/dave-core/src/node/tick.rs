@@ -80,6 +80,9 @@ impl Node {
         {
             self.verify_tokens += 1;
         }
+        if e % self.cfg.trust_half_epochs == 0 {
+            self.peers.halve_trust();
+        }
         if e % self.cfg.seed_epochs == 0 {
             self.seed();
         }
@@ -102,46 +105,89 @@ impl Node {
             && p.silence(now) < 2 * cfg.ping_epochs
     }
 
-    pub(super) fn select(&mut self, ok: impl FnMut(&Peer) -> bool) -> Option<usize> {
-        let (a, b, c) = (self.rand(), self.rand(), self.rand());
-        self.peers.select(self.cfg.probe, a, b, c, ok)
+    /// Puts peer `i` in or out of the list of eligible peers by the rule
+    /// now ([`Node::gossip_ok`]).
+    pub(super) fn refresh_eligible(&mut self, i: usize) {
+        let ok = Self::gossip_ok(self.peers.get(i), self.epoch, &self.cfg);
+        if ok != self.peers.is_eligible(i) {
+            self.peers.set_eligible(i, ok);
+        }
     }
 
-    /// A peer for gossip; with `seed`, one not yet seeded in this batch.
-    pub(super) fn select_gossip(&mut self, seed: bool) -> Option<usize> {
+    /// One SEED slot: every other one pushes the newest fresh dat with
+    /// pushes left; the others, and a push slot with nothing to push, seed
+    /// a random stored dat (docs/protocol.md 5.5).
+    pub(super) fn seed(&mut self) {
+        self.seed_flip = !self.seed_flip;
+        if !self.seed_flip && self.push() {
+            return;
+        }
+        self.seed_random();
+    }
+
+    /// Pushes the newest fresh dat with pushes left to a peer drawn
+    /// uniformly among the eligible ones, never the one it came from.
+    fn push(&mut self) -> bool {
+        let (now, batch) = (self.epoch, self.batch);
+        while let Some(f) = self.ring.back().copied() {
+            let Some(slot) = self.store.find_work(&f.work) else {
+                // Replaced or pruned since: nothing to push.
+                self.ring.pop_back();
+                continue;
+            };
+            let cfg = &self.cfg;
+            let rng = &mut self.rng;
+            let pick = self.peers.draw_uniform(
+                || rng.next_u64(),
+                |p| Self::gossip_ok(p, now, cfg),
+                |p| p.seeded_batch != batch && Some(p.addr) != f.from,
+            );
+            let Some(pi) = pick else {
+                self.stats.push_no_peer += 1;
+                return false;
+            };
+            if let Some(back) = self.ring.back_mut() {
+                back.left -= 1;
+                if back.left == 0 {
+                    self.ring.pop_back();
+                }
+            }
+            self.peers.get_mut(pi).seeded_batch = batch;
+            self.stats.pushes += 1;
+            self.enqueue_dat_to(pi, slot);
+            return true;
+        }
+        false
+    }
+
+    /// A peer drawn by trust among the eligible ones (PROBE: uniformly now
+    /// and then); with `seed`, one not yet seeded in this batch.
+    fn draw_by_trust(&mut self, seed: bool) -> Option<usize> {
         let now = self.epoch;
         let batch = if seed { self.batch } else { NEVER - 1 };
         let cfg = &self.cfg;
-        let (a, b, c) = (
-            self.rng.next_u64(),
-            self.rng.next_u64(),
-            self.rng.next_u64(),
-        );
-        self.peers.select(cfg.probe, a, b, c, |p| {
-            p.seeded_batch != batch && Self::gossip_ok(p, now, cfg)
-        })
+        let rng = &mut self.rng;
+        self.peers.draw_trust(
+            cfg.probe,
+            || rng.next_u64(),
+            |p| Self::gossip_ok(p, now, cfg),
+            |p| p.seeded_batch != batch,
+        )
     }
 
-    pub(super) fn seed(&mut self) {
+    /// Anti-entropy: one random stored dat to a peer drawn by trust.
+    fn seed_random(&mut self) {
         if self.store.is_empty() {
             return;
         }
-        let Some(pi) = self.select_gossip(true) else {
+        let Some(pi) = self.draw_by_trust(true) else {
             return;
         };
         self.peers.get_mut(pi).seeded_batch = self.batch;
-        let to = self.peers.get(pi).addr;
-        self.seed_flip = !self.seed_flip;
-        let slot = if self.seed_flip || self.ring.is_empty() {
-            let r = self.rand();
-            self.store.random(r)
-        } else {
-            self.ring_cursor = (self.ring_cursor + 1) % self.ring.len();
-            let w = self.ring[self.ring_cursor];
-            self.store.find_work(&w)
-        };
-        if let Some(s) = slot {
-            self.enqueue_dat(to, s);
+        let r = self.rand();
+        if let Some(s) = self.store.random(r) {
+            self.stats.seeds += 1;
+            self.enqueue_dat_to(pi, s);
         }
     }
 
@@ -150,7 +196,7 @@ impl Node {
         let Some(slot) = self.store.random(r) else {
             return;
         };
-        let Some(pi) = self.select_gossip(false) else {
+        let Some(pi) = self.draw_by_trust(false) else {
             return;
         };
         let to = self.peers.get(pi).addr;
@@ -160,6 +206,11 @@ impl Node {
         let (pubkey, mut key) = (*n.pubkey, [0u8; KEY_MAX]);
         let klen = n.key.len();
         key[..klen].copy_from_slice(n.key);
+        self.pulls[self.pull_cursor] = Pull {
+            to: Some(to),
+            name: name_hash(&pubkey, &key[..klen]),
+        };
+        self.pull_cursor = (self.pull_cursor + 1) % PULLS;
         let m = Msg {
             op: Op::Get,
             key: &key[..klen],
@@ -220,6 +271,7 @@ impl Node {
             if due && rested {
                 self.ping(i);
             }
+            self.refresh_eligible(i);
             self.ping_cursor += 1;
         }
     }
