@@ -142,6 +142,30 @@ pub fn options() -> getopts::Options {
     );
     o.optopt(
         "",
+        "writers",
+        "percent of the nodes that write (the writes and tracked dats go into them; the rest only read); default 100",
+        "PCT",
+    );
+    o.optopt(
+        "",
+        "pushes",
+        "PUSHES of every node: pushes of each fresh dat (default 32; 0 = none, seeds only)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "trust-half",
+        "TRUST_HALF of every node: epochs in which trust halves (default 262144)",
+        "EPOCHS",
+    );
+    o.optopt(
+        "",
+        "pull-credit",
+        "PULL_CREDIT of every node: trust for an answer to a pull or GET (default 1)",
+        "X",
+    );
+    o.optopt(
+        "",
         "batch",
         "epochs per wake: nodes tick every B epochs and read at the wake (default 1, lockstep)",
         "B",
@@ -271,6 +295,10 @@ pub fn config_from(m: &getopts::Matches) -> Result<SimConfig, String> {
     num(m, "check-every", &mut c.check_every)?;
     num(m, "probe", &mut c.probe)?;
     num(m, "batch", &mut c.batch)?;
+    num(m, "pushes", &mut c.pushes)?;
+    pct(m, "writers", &mut c.writers_ppm)?;
+    num(m, "trust-half", &mut c.trust_half)?;
+    num(m, "pull-credit", &mut c.pull_credit)?;
     pct(m, "sybil", &mut c.sybil_ppm)?;
     if let Some(s) = m.opt_str("sybil-mode") {
         c.sybil_mode = SybilMode::parse(&s)

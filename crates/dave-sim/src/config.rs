@@ -121,7 +121,7 @@ impl Scenario {
 
 /// Everything that determines a run. Rates are in parts per million so that
 /// no decision depends on floating point.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
     /// The experiment.
     pub scenario: Scenario,
@@ -185,6 +185,15 @@ pub struct SimConfig {
     /// PROBE of every node (1/PROBE: chance a selection ignores trust;
     /// 1 makes every selection uniform).
     pub probe: u32,
+    /// Parts per million of the nodes that write (the write stream and the
+    /// tracked dats go into them only); the others only read and relay.
+    pub writers_ppm: u32,
+    /// PUSHES of every node.
+    pub pushes: u32,
+    /// TRUST_HALF of every node, in epochs.
+    pub trust_half: u64,
+    /// PULL_CREDIT of every node.
+    pub pull_credit: f64,
     /// Epochs per wake: a node ticks once every `batch` epochs (catching
     /// up, as the UDP driver does after a timer wake) and reads what
     /// arrived since at that wake. 1 is lockstep.
@@ -244,6 +253,10 @@ impl SimConfig {
             get_timeout_ms: 2000,
             check_every: 4096,
             probe: dave_core::PROBE,
+            writers_ppm: 1_000_000,
+            pushes: dave_core::PUSHES,
+            trust_half: dave_core::TRUST_HALF_EPOCHS,
+            pull_credit: dave_core::PULL_CREDIT,
             batch: 1,
             sybil_ppm: 0,
             sybil_mode: SybilMode::Own,
@@ -414,6 +427,18 @@ impl SimConfig {
             d.check_every.to_string(),
         );
         flag("probe", self.probe.to_string(), d.probe.to_string());
+        flag("pushes", self.pushes.to_string(), d.pushes.to_string());
+        flag("writers", ppm_pct(self.writers_ppm), ppm_pct(d.writers_ppm));
+        flag(
+            "trust-half",
+            self.trust_half.to_string(),
+            d.trust_half.to_string(),
+        );
+        flag(
+            "pull-credit",
+            self.pull_credit.to_string(),
+            d.pull_credit.to_string(),
+        );
         flag("batch", self.batch.to_string(), d.batch.to_string());
         flag("sybil", ppm_pct(self.sybil_ppm), ppm_pct(d.sybil_ppm));
         flag(
@@ -498,6 +523,9 @@ impl SimConfig {
             return Err(format!(
                 "--sybil-addrs clustered holds at most {MAX_CLUSTERED} attackers"
             ));
+        }
+        if self.writers_ppm == 0 {
+            return Err("--writers must be above 0%".into());
         }
         if self.sybil_rate == 0 || self.sybil_rate > 1000 {
             return Err("--sybil-rate must be 1..=1000".into());

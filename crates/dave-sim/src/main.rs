@@ -12,8 +12,8 @@ const ABOUT: &str = "dave-sim: many dave nodes in virtual time, driven by one se
 
 const EXAMPLES: &str = "\
 --nodes, --loss, --dup, --latency, --jitter, --churn, --background,
---writes, --cap, --bits, --probe, --batch, --sybil, --sybil-mode and
---max-peers take comma-separated lists: every combination runs and is one
+--writes, --cap, --bits, --probe, --pushes, --trust-half, --pull-credit,
+--batch, --sybil, --sybil-mode and --max-peers take comma-separated lists: every combination runs and is one
 row of the table. --seeds K runs each combination with K seeds (SEED,
 SEED+1, ...).
 
@@ -41,6 +41,10 @@ const SWEEP: &[&str] = &[
     "dup",
     "bits",
     "probe",
+    "writers",
+    "pushes",
+    "trust-half",
+    "pull-credit",
     "batch",
     "sybil",
     "sybil-mode",
@@ -81,6 +85,10 @@ const FLAGS: &[&str] = &[
     "timeout",
     "check-every",
     "probe",
+    "writers",
+    "pushes",
+    "trust-half",
+    "pull-credit",
     "batch",
     "sybil",
     "sybil-mode",

@@ -223,8 +223,10 @@ impl Sim {
         while *self.acc(by) >= 1_000_000_000 {
             *self.acc(by) -= 1_000_000_000;
             let pick = match by {
-                Signer::Writer if self.sybils.is_empty() => self.random_up(),
-                Signer::Writer => self.random_role(false),
+                Signer::Writer if self.sybils.is_empty() && self.cfg.writers_ppm >= 1_000_000 => {
+                    self.random_up()
+                }
+                Signer::Writer => self.random_writer(),
                 Signer::Attacker => self.random_role(true),
             };
             let Some(i) = pick else {

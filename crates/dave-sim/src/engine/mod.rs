@@ -435,6 +435,9 @@ impl Sim {
         c.filter_cap = self.cfg.filter_cap;
         c.outbox_slots = SIM_OUTBOX_SLOTS;
         c.probe = self.cfg.probe;
+        c.pushes = self.cfg.pushes;
+        c.trust_half_epochs = self.cfg.trust_half;
+        c.pull_credit = self.cfg.pull_credit;
         c.max_peers = self.cfg.max_peers;
         c.seed = derive(self.cfg.seed, i as u64, incarnation as u64);
         c.edges = self.members[i].edges.clone();

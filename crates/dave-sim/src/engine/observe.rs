@@ -48,6 +48,25 @@ impl Sim {
         }
     }
 
+    /// Whether node `i` writes (`--writers`): a fixed share of the nodes,
+    /// picked by a hash of the seed and the index.
+    pub fn is_writer(&self, i: usize) -> bool {
+        let ppm = self.cfg.writers_ppm as u64;
+        ppm >= 1_000_000 || dave_core::splitmix(self.cfg.seed ^ (i as u64) << 20) % 1_000_000 < ppm
+    }
+
+    /// A uniformly random honest up node that writes (`--writers`).
+    pub fn random_writer(&mut self) -> Option<usize> {
+        let up: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].up && !self.members[i].sybil && self.is_writer(i))
+            .collect();
+        if up.is_empty() {
+            None
+        } else {
+            Some(up[self.below(up.len() as u64) as usize])
+        }
+    }
+
     /// A uniformly random up node that is an attacker (`sybil`) or honest.
     pub fn random_role(&mut self, sybil: bool) -> Option<usize> {
         let up: Vec<usize> = (0..self.members.len())
@@ -208,6 +227,11 @@ fn add_stats(s: &mut Stats, n: &Stats) {
     s.dats_pruned += n.dats_pruned;
     s.epochs_skipped += n.epochs_skipped;
     s.events_lost += n.events_lost;
+    s.pushes += n.pushes;
+    s.seeds += n.seeds;
+    s.ring_evicted += n.ring_evicted;
+    s.push_no_peer += n.push_no_peer;
+    s.pull_credits += n.pull_credits;
 }
 
 pub(crate) fn all_hold(sim: &Sim, k: usize) -> bool {

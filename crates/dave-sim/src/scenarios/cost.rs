@@ -33,6 +33,14 @@ pub(super) fn cost(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
             format!("{:.1}", per(s1.out_by_op[op] - s0.out_by_op[op])),
         );
     }
+    // Gossip slots: pushes of fresh dats and anti-entropy seeds share them
+    // (docs/protocol.md 5.5).
+    o.put("pushes_per_s", format!("{:.0}", per(s1.pushes - s0.pushes)));
+    o.put("seeds_per_s", format!("{:.0}", per(s1.seeds - s0.seeds)));
+    o.put(
+        "ring_evicted_per_s",
+        format!("{:.1}", per(s1.ring_evicted - s0.ring_evicted)),
+    );
     let novel_p = n1.novel_pkts - n0.novel_pkts;
     let novel_b = n1.novel_bytes - n0.novel_bytes;
     let delivered = n1.delivered - n0.delivered;

@@ -20,8 +20,17 @@ pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError
     // Per trial: the epochs to each share of QS, and the share of nodes
     // whose first copy came straight from the writer.
     let mut rows: Vec<([u64; 4], u64)> = Vec::new();
+    // Per trial, with --writers: the median arrival at nodes that never
+    // write, and at all nodes.
+    let mut readers: Vec<(u64, u64)> = Vec::new();
+    let only_some_write = cfg.writers_ppm < 1_000_000;
     for _ in 0..cfg.trials {
-        let Some(src) = sim.random_up() else { break };
+        let pick = if only_some_write {
+            sim.random_writer()
+        } else {
+            sim.random_up()
+        };
+        let Some(src) = pick else { break };
         let k = sim.put_new(src, cfg.bits)?;
         let start = sim.epoch();
         loop {
@@ -46,6 +55,19 @@ pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError
                 Some(_) => relayed += 1,
                 None => {}
             }
+        }
+        if only_some_write {
+            let mut r: Vec<u64> = sim
+                .up_nodes()
+                .into_iter()
+                .filter(|&i| !sim.is_writer(i))
+                .map(|i| match sim.first_held(i, k) {
+                    NEVER => NEVER,
+                    e => e - start,
+                })
+                .collect();
+            let mut all = offs.clone();
+            readers.push((median(&mut r), median(&mut all)));
         }
         offs.sort_unstable();
         rows.push((
@@ -81,6 +103,17 @@ pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError
             &format!("{name}_reached_all"),
             format!("{reached}/{}", part.len()),
         );
+    }
+    if readers.len() > 1 {
+        // Later dats only: the first meets a network without trust.
+        let mut r: Vec<u64> = readers[1..].iter().map(|x| x.0).collect();
+        let mut a: Vec<u64> = readers[1..].iter().map(|x| x.1).collect();
+        let (r, a) = (median(&mut r), median(&mut a));
+        o.put("later_readers_ms50", fmt_ms(&cfg, r));
+        o.put("later_all_ms50", fmt_ms(&cfg, a));
+        if r != NEVER && a != NEVER && a > 0 {
+            o.put("readers_vs_all", format!("{:.2}", r as f64 / a as f64));
+        }
     }
     o.put("ideal_rounds", format!("{:.1}", ideal_rounds(cfg.nodes)));
     for (j, q) in QS.iter().enumerate() {
