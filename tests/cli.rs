@@ -398,6 +398,7 @@ fn usage_errors_exit_2_and_runtime_failures_exit_1() {
         &["-d", "9"],
         &["--bogus"],
         &["keygen", "extra"],
+        &["-k", "some.key"],
     ] {
         let o = daved(args, &dir);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));

@@ -19,6 +19,15 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         None => SocketAddr::from(([0u16; 8], DEFAULT_PORT)),
     };
     let status = parse_num::<u64>(m, "status", "a number of seconds")?.unwrap_or(10);
+    let key = match m.opt_str("k") {
+        None => None,
+        Some(_) if !m.opt_present("http") => {
+            return Err(Fail::Usage(
+                "-k gives a node the key its gateway signs values with (POST /v1/value): give --http ADDR too".into(),
+            ))
+        }
+        Some(p) => Some(dave::keys::load(std::path::Path::new(&p)).map_err(rt)?),
+    };
     let edges = edges(m)?;
     let names = resolved(m, &edges);
     let mut cfg = node_config(m, edges)?;
@@ -60,6 +69,13 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
                     "cannot serve HTTP on {addr}: {e} (choose another address with --http)"
                 ))
             })?;
+        if let Some(k) = key {
+            drv.gateway_key(k).map_err(|e| {
+                Fail::Runtime(format!(
+                    "cannot start the gateway's proof-of-work thread: {e}"
+                ))
+            })?;
+        }
     }
     // Tell the node the time before loading: dats are checked against it.
     let now = drv.now();
