@@ -219,7 +219,13 @@ fn write_through_one_gateway_and_read_through_another() {
     let r = get(a.http, "/", "text/html");
     assert_eq!(r.code, 200);
     assert!(r.text().contains("<title>dave</title>") && r.head.contains("Content-Security-Policy"));
-    for js in ["/app.js", "/proto.js", "/worker.js", "/vendor.js"] {
+    for js in [
+        "/app.js",
+        "/proto.js",
+        "/files.js",
+        "/worker.js",
+        "/vendor.js",
+    ] {
         let r = get(a.http, js, "*/*");
         assert_eq!(r.code, 200, "{js}");
         assert!(r.head.contains("text/javascript"), "{js}");

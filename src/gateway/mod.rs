@@ -14,7 +14,7 @@
 //! | `HEAD` of every `GET` route | the same head, no body |
 //! | `GET /v1/status` | the node's status as JSON |
 //! | `GET /metrics` | Prometheus text format |
-//! | `GET /`, `/app.js`, `/proto.js`, `/worker.js`, `/vendor.js`, `/vendor-LICENSE.txt` | the web page and its scripts, embedded in the binary |
+//! | `GET /`, `/app.js`, `/proto.js`, `/files.js`, `/worker.js`, `/vendor.js`, `/vendor-LICENSE.txt` | the web page and its scripts, embedded in the binary |
 //! | `OPTIONS *` | CORS preflight |
 //!
 //! Every refusal is counted and documented: too many connections (503),

@@ -3,7 +3,9 @@
 //! `GET /v1/dat`, `GET /v1/name` (a node lookup the connection waits on)
 //! and `POST /v1/dat`.
 
-use super::assets::{asset, APP_JS, PAGE, PROTO_JS, VENDOR_JS, VENDOR_LICENSE, WORKER_JS};
+use super::assets::{
+    asset, APP_JS, FILES_JS, PAGE, PROTO_JS, VENDOR_JS, VENDOR_LICENSE, WORKER_JS,
+};
 use super::http::{Req, Resp, State, IMMUTABLE};
 use super::metrics::metrics;
 use super::Gateway;
@@ -52,6 +54,7 @@ impl Gateway {
             ("GET", ["app.js"]) => asset(APP_JS, "text/javascript; charset=utf-8"),
             ("GET", ["worker.js"]) => asset(WORKER_JS, "text/javascript; charset=utf-8"),
             ("GET", ["proto.js"]) => asset(PROTO_JS, "text/javascript; charset=utf-8"),
+            ("GET", ["files.js"]) => asset(FILES_JS, "text/javascript; charset=utf-8"),
             ("GET", ["vendor.js"]) => asset(VENDOR_JS, "text/javascript; charset=utf-8"),
             ("GET", ["vendor-LICENSE.txt"]) => asset(VENDOR_LICENSE, "text/plain; charset=utf-8"),
             ("GET", ["v1", "status"]) => Resp::json(200, report(node).json()),
