@@ -150,13 +150,14 @@ function putJson(key, val, time, m, sk = secret(), pub = hex(publicKey(sk))) {
 
 // POST /v1/dat, waiting and trying again when the gateway asks to slow
 // down (429) or is busy (503); any other refusal is an error naming the check.
-async function postDat(base, body, gone) {
+async function postDat(base, body, gone, waited = () => {}) {
   for (let tries = 0; ; tries++) {
     if (gone()) throw new Error('cancelled');
     const r = await call(base, '/v1/dat', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     const j = await json(r, base);
     if (r.status === 202) return j;
     if ((r.status === 429 || r.status === 503) && tries < 60) {
+      waited();
       await sleep(1000 * Number(r.headers.get('Retry-After') || 1));
       continue;
     }
@@ -257,7 +258,7 @@ $('fwrite').onclick = async () => {
   const time = Date.now();
   const cores = Math.max(1, navigator.hardwareConcurrency || 2);
   const t0 = performance.now();
-  let made = 0, sent = 0, attempts = 0, sending = 0, failed = null, rootWork = null;
+  let made = 0, sent = 0, attempts = 0, sending = 0, failed = null, rootWork = null, powSecs = 0, retries = 0;
   const queue = [];
   const bar = $('fprogress');
   bar.hidden = false;
@@ -282,7 +283,8 @@ $('fwrite').onclick = async () => {
     }
     bar.value = 100;
     const secs = (performance.now() - t0) / 1000;
-    show(out, `written: ${file.size} bytes in ${total} dats, ${secs.toFixed(2)} s (${attempts} attempts)\n` +
+    show(out, `written: ${file.size} bytes in ${total} dats, ${secs.toFixed(2)} s: proof of work ${powSecs.toFixed(2)} s ` +
+      `(${attempts} attempts, ${p.size} workers), ${retries} asked to wait by the gateway\n` +
       `root   ${rootWork}\npubkey ${pub}\nname   hex:${hex(lay.rootKey)}\n` +
       `read it with: daved getf ${rootWork}`, 'ok');
     $('froot').value = rootWork;
@@ -293,7 +295,7 @@ $('fwrite').onclick = async () => {
     while (!gone() && sending < IN_FLIGHT && queue.length) {
       const body = queue.shift();
       sending++;
-      postDat(base, body, gone).then(() => {
+      postDat(base, body, gone, () => retries++).then(() => {
         sending--;
         sent++;
         report();
@@ -313,6 +315,7 @@ $('fwrite').onclick = async () => {
   p.make(lay.pieces, (i, m) => {
     made++;
     attempts += m.attempts;
+    if (made === total) powSecs = (performance.now() - t0) / 1000;
     const piece = lay.pieces[i];
     if (i === total - 1) rootWork = hex(m.work);
     queue.push(putJson(piece.key, piece.val, time, m, sk, pub));
