@@ -1,7 +1,7 @@
 //! `daved` with no command: a node on a real socket until SIGINT or
 //! SIGTERM, with its backup file, control socket, status lines and gateway.
 
-use crate::{edges, node, node_config, parse_addr, parse_num, resolved, rt, Fail};
+use crate::{named_edges, node, node_config, node_edge_specs, parse_addr, parse_num, rt, Fail};
 use dave::backup::Backup;
 use dave::driver::Driver;
 use dave_core::pow;
@@ -28,8 +28,27 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         }
         Some(p) => Some(dave::keys::load(std::path::Path::new(&p)).map_err(rt)?),
     };
-    let edges = edges(m)?;
-    let names = resolved(m, &edges);
+    let specs = node_edge_specs(m);
+    let flags = m.opt_strs("e").len();
+    let edges = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            parse_addr(s).map_err(|e| match e {
+                // Say where an edge that is not a flag came from.
+                Fail::Usage(msg) if i >= flags => Fail::Usage(format!("DAVE_EDGES: {msg}")),
+                Fail::Runtime(msg) if i >= flags => Fail::Runtime(format!("DAVE_EDGES: {msg}")),
+                e => e,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let named = named_edges(&specs, &edges);
+    let names = named
+        .iter()
+        .map(|n| format!("{}:{}={}", n.host, n.port, n.addr))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut rehome = dave::edges::Rehome::new(named);
     let mut cfg = node_config(m, edges)?;
     let backup_path = m.opt_str("backup").map(PathBuf::from);
     cfg.track_novel = backup_path.is_some();
@@ -102,6 +121,7 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         );
     }
     drv.run(&stop, Duration::from_secs(status), |node| {
+        rehome.after_turn(node);
         if let Some(b) = backup.as_mut() {
             b.after_turn(node);
         }

@@ -197,7 +197,7 @@ fn specs() -> Vec<(&'static str, &'static str, String, &'static str, Kind)> {
         (
             "e",
             "edge",
-            "bootstrap peer: IP:PORT, [IPV6]:PORT, or HOST:PORT (a name is resolved at start); repeat for more (client default: 127.0.0.1:1618)".into(),
+            "bootstrap peer: IP:PORT, [IPV6]:PORT, or HOST:PORT (a name is resolved at start, and by a node again when that address stays silent); repeat for more; a node also reads DAVE_EDGES from its environment (client default: 127.0.0.1:1618)".into(),
             "ADDR",
             Multi,
         ),
