@@ -320,7 +320,7 @@ impl Gateway {
                         Ok(work) => {
                             self.stats.values += 1;
                             info!(
-                                "/gw/value {} bits={} attempts={} in {:.2}s sent_to={}",
+                                "/gw/value/made {} bits={} attempts={} in {:.2}s sent_to={}",
                                 Hex(&work),
                                 pow::difficulty(&work),
                                 m.attempts,
