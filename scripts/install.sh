@@ -48,7 +48,7 @@ if [ -e "$root/etc/default/dave" ]; then
   echo "kept $root/etc/default/dave (your options)"
 else
   install -m 0644 scripts/dave.env "$root/etc/default/dave"
-  echo "installed $root/etc/default/dave (options: DAVED_OPTS)"
+  echo "installed $root/etc/default/dave (options: DAVE_EDGES, DAVED_OPTS)"
 fi
 
 # A larger socket receive buffer lets a busy node absorb bursts (the node
@@ -75,7 +75,7 @@ Check that the node is healthy:
   journalctl -u dave | grep /d/st            # the periodic status line
   journalctl -u dave | grep /d/pr            # prunes that dropped dats
 Add a bootstrap peer (then restart):
-  sudo sed -i 's/^DAVED_OPTS="/&-e HOST:1618 /' /etc/default/dave && sudo systemctl restart dave
+  sudo sed -i 's/^DAVE_EDGES="/&HOST:1618 /' /etc/default/dave && sudo systemctl restart dave
 Other options (--http ADDR, ...): DAVED_OPTS in /etc/default/dave
 Cap bandwidth:        a drop-in (systemctl edit dave) with an empty ExecStart= line, then
                       ExecStart=/usr/local/bin/daved --backup %S/dave/backup --rate 512KB --status 60 $DAVED_OPTS

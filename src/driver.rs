@@ -173,6 +173,15 @@ impl Driver {
         Ok(a)
     }
 
+    /// Gives the gateway the node's key, for `POST /v1/value` (see
+    /// [`Gateway::set_key`]); an error if the gateway is not enabled.
+    pub fn gateway_key(&mut self, key: ed25519_dalek::SigningKey) -> io::Result<()> {
+        match self.gateway.as_mut() {
+            Some(g) => g.set_key(key, self.poll.registry()),
+            None => Err(io::Error::other("the gateway is not enabled")),
+        }
+    }
+
     /// The gateway, if enabled.
     pub fn gateway(&self) -> Option<&Gateway> {
         self.gateway.as_ref()

@@ -5,7 +5,8 @@
 //! socket ([`driver`]), system calls ([`sys`]), the control socket and status
 //! ([`control`], [`status`]), the backup file ([`backup`]), the writer's key
 //! ([`keys`]), the log format ([`logfmt`]), what a file reference that is not
-//! a file points to ([`roots`]) and the HTTP gateway ([`gateway`]).
+//! a file points to ([`roots`]), edges given by host name and looked up
+//! again when silent ([`edges`]) and the HTTP gateway ([`gateway`]).
 //! The protocol itself lives in `dave-core`, which cannot do IO.
 
 #![warn(missing_docs)]
@@ -13,6 +14,7 @@
 pub mod backup;
 pub mod control;
 pub mod driver;
+pub mod edges;
 pub mod gateway;
 pub mod handshake;
 pub mod json;

@@ -370,10 +370,24 @@ fn edges(m: &getopts::Matches) -> Result<Vec<SocketAddr>, Fail> {
     m.opt_strs("e").iter().map(|s| parse_addr(s)).collect()
 }
 
-/// The edges given as host names, with what they resolved to:
-/// `seed.example:1618=203.0.113.5:1618, ...` (empty if none was a name).
-fn resolved(m: &getopts::Matches, edges: &[SocketAddr]) -> String {
-    m.opt_strs("e")
+/// A node's edges as given: every `-e`, then those of the `DAVE_EDGES`
+/// environment variable (separated by spaces or commas; the systemd unit
+/// sets it from /etc/default/dave).
+fn node_edge_specs(m: &getopts::Matches) -> Vec<String> {
+    let mut specs = m.opt_strs("e");
+    if let Ok(v) = std::env::var("DAVE_EDGES") {
+        specs.extend(
+            v.split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
+    }
+    specs
+}
+
+/// The edges given as host names, with the addresses they resolved to.
+fn named_edges(specs: &[String], edges: &[SocketAddr]) -> Vec<dave::edges::Named> {
+    specs
         .iter()
         .zip(edges)
         .filter(|(s, _)| {
@@ -382,7 +396,16 @@ fn resolved(m: &getopts::Matches, edges: &[SocketAddr]) -> String {
                     .parse::<std::net::IpAddr>()
                     .is_err()
         })
-        .map(|(s, a)| format!("{s}={a}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|(s, a)| {
+            let (host, port) = match s.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse().unwrap_or(a.port())),
+                None => (s.as_str(), a.port()),
+            };
+            dave::edges::Named {
+                host: host.to_string(),
+                port,
+                addr: *a,
+            }
+        })
+        .collect()
 }

@@ -215,6 +215,37 @@ fn edges_by_host_name_and_a_node_alone() {
         up.contains("edges=1") && up.contains(&format!("resolved: {name}=127.0.0.1:{pa}")),
         "{up}"
     );
+    // DAVE_EDGES (which the systemd unit's options file sets): more
+    // edges, by name or by address, separated by spaces or commas.
+    let pc = free_port();
+    let lc = dir.join("c.log");
+    let f = std::fs::File::create(&lc).unwrap();
+    nodes.0.push(
+        Command::new(BIN)
+            .args(["-l", &format!("127.0.0.1:{pc}"), "--status", "0"])
+            .env("DAVE_EDGES", format!(" {name}, 127.0.0.1:{pb} "))
+            .stdin(Stdio::null())
+            .stderr(f.try_clone().unwrap())
+            .stdout(f)
+            .spawn()
+            .unwrap(),
+    );
+    let up = wait_for_line(&lc, "/d/up");
+    assert!(
+        up.contains("edges=2") && up.contains(&format!("resolved: {name}=127.0.0.1:{pa}")),
+        "{up}"
+    );
+    let o = Command::new(BIN)
+        .args(["-l", "127.0.0.1:0"])
+        .env("DAVE_EDGES", "host:notaport")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("DAVE_EDGES: `host:notaport` is not an address"),
+        "{}",
+        text(&o.stderr)
+    );
     // A client through the name reaches the node (then finds nothing).
     let o = daved(&["-e", &name, "-t", "0.5", "get", &"ef".repeat(32)], &dir);
     let err = text(&o.stderr);
@@ -398,6 +429,7 @@ fn usage_errors_exit_2_and_runtime_failures_exit_1() {
         &["-d", "9"],
         &["--bogus"],
         &["keygen", "extra"],
+        &["-k", "some.key"],
     ] {
         let o = daved(args, &dir);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));

@@ -31,6 +31,11 @@ impl Drop for Running {
 }
 
 fn start(edge: Option<SocketAddr>, limits: Limits) -> Running {
+    start_keyed(edge, limits, None)
+}
+
+/// A node whose gateway signs `POST /v1/value` with `key`.
+fn start_keyed(edge: Option<SocketAddr>, limits: Limits, key: Option<SigningKey>) -> Running {
     let mut cfg = Config::default().with_dat_cap(1000);
     cfg.filter_cap = 1 << 12;
     cfg.seed = 7;
@@ -39,6 +44,9 @@ fn start(edge: Option<SocketAddr>, limits: Limits) -> Running {
     let http = drv
         .enable_gateway("127.0.0.1:0".parse().unwrap(), limits)
         .unwrap();
+    if let Some(k) = key {
+        drv.gateway_key(k).unwrap();
+    }
     let udp = drv.local_addr().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = Arc::clone(&stop);
@@ -211,7 +219,13 @@ fn write_through_one_gateway_and_read_through_another() {
     let r = get(a.http, "/", "text/html");
     assert_eq!(r.code, 200);
     assert!(r.text().contains("<title>dave</title>") && r.head.contains("Content-Security-Policy"));
-    for js in ["/app.js", "/proto.js", "/worker.js", "/vendor.js"] {
+    for js in [
+        "/app.js",
+        "/proto.js",
+        "/files.js",
+        "/worker.js",
+        "/vendor.js",
+    ] {
         let r = get(a.http, js, "*/*");
         assert_eq!(r.code, 200, "{js}");
         assert!(r.head.contains("text/javascript"), "{js}");
@@ -219,6 +233,147 @@ fn write_through_one_gateway_and_read_through_another() {
     assert!(get(a.http, "/vendor-LICENSE.txt", "*/*")
         .text()
         .contains("MIT"));
+}
+
+/// `POST /v1/value` as curl sends it (with `extra` headers).
+fn post_value(addr: SocketAddr, query: &str, body: &[u8], extra: &str) -> Resp {
+    let mut req = format!(
+        "POST /v1/value{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    raw(addr, &req)
+}
+
+fn bits_of(work_hex: &str) -> u8 {
+    let mut w = [0u8; 32];
+    assert!(dave_core::wire::parse_hex(work_hex, &mut w), "{work_hex}");
+    dave_core::pow::difficulty(&w)
+}
+
+#[test]
+fn values_from_local_programs_are_worked_signed_and_put() {
+    let key = SigningKey::from_bytes(&[31; 32]);
+    let pk = Hex(&key.verifying_key().to_bytes()).to_string();
+    let a = start_keyed(None, Limits::default(), Some(key));
+    let b = start(Some(a.udp), Limits::default());
+    std::thread::sleep(Duration::from_millis(200));
+
+    // Named, with a difficulty: worked, signed with the node's key, put,
+    // and read through the other node.
+    let r = post_value(a.http, "?name=greeting&bits=10", b"hello from curl", "");
+    assert_eq!(r.code, 202, "{}", r.text());
+    let j = r.text();
+    assert_eq!(field(&j, "pubkey"), pk);
+    assert_eq!(field(&j, "name"), Hex(b"greeting").to_string());
+    let work = field(&j, "work").to_string();
+    assert!(bits_of(&work) >= 10, "{work}");
+    let r = get(b.http, &format!("/v1/name/{pk}/greeting"), "*/*");
+    assert_eq!(r.code, 200, "{}", r.text());
+    assert_eq!(field(&r.text(), "val_utf8"), "hello from curl");
+    assert_eq!(field(&r.text(), "work"), work);
+
+    // No name: the blake3 hash of the value, as `daved set`; 16 bits by default.
+    let r = post_value(a.http, "", b"no name given", "");
+    assert_eq!(r.code, 202, "{}", r.text());
+    assert_eq!(
+        field(&r.text(), "name"),
+        Hex(blake3::hash(b"no name given").as_bytes()).to_string()
+    );
+    assert!(bits_of(field(&r.text(), "work")) >= 16);
+    // A percent-encoded name, and a hex one; an empty value.
+    let r = post_value(a.http, "?bits=8&name=a%20b", b"spaced", "");
+    assert_eq!(field(&r.text(), "name"), Hex(b"a b").to_string());
+    let r = post_value(a.http, "?name=hex:00ff", b"", "");
+    assert_eq!(r.code, 202, "{}", r.text());
+    assert_eq!(field(&r.text(), "name"), "00ff");
+
+    // Refusals, each named.
+    for (query, body, extra, code, error) in [
+        (
+            "",
+            &b"x"[..],
+            "Origin: http://evil.example\r\n",
+            403,
+            "browser",
+        ),
+        ("", b"x", "Origin: null\r\n", 403, "browser"),
+        ("?bits=7", b"x", "", 400, "bad_bits"),
+        ("?bits=25", b"x", "", 400, "bad_bits"),
+        ("?bits=ten", b"x", "", 400, "bad_bits"),
+        ("?bits=", b"x", "", 400, "bad_bits"),
+        ("?key=k", b"x", "", 400, "bad_query"),
+        ("?name=a&name=b", b"x", "", 400, "bad_query"),
+        ("?name=%zz", b"x", "", 400, "bad_key"),
+        (
+            &format!("?name={}", "n".repeat(33)),
+            b"x",
+            "",
+            400,
+            "bad_key",
+        ),
+        ("?name=big", &[7u8; 1300][..], "", 413, "too_large"),
+    ] {
+        let r = post_value(a.http, query, body, extra);
+        assert_eq!(
+            (r.code, field(&r.text(), "error")),
+            (code, error),
+            "{query} {extra}: {}",
+            r.text()
+        );
+    }
+    // DNS rebinding: a page served under another name that resolves here.
+    let r = raw(
+        a.http,
+        b"POST /v1/value HTTP/1.1\r\nHost: rebound.example:8080\r\nContent-Length: 1\r\n\r\nx",
+    );
+    assert_eq!((r.code, field(&r.text(), "error")), (403, "bad_host"));
+    let r = get(a.http, "/v1/value", "*/*");
+    assert_eq!(r.code, 405);
+    // A node without a key says so.
+    let r = post_value(b.http, "?name=x", b"x", "");
+    assert_eq!(
+        (r.code, field(&r.text(), "error")),
+        (403, "no_key"),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("-k FILE"));
+
+    let m = get(a.http, "/metrics", "*/*").text();
+    for want in [
+        "dave_http_values_total 4",
+        "dave_http_refused_total{reason=\"forbidden\"} 3",
+        "dave_http_refused_total{reason=\"bad_request\"} 8",
+        "dave_http_refused_total{reason=\"too_large\"} 1",
+    ] {
+        assert!(m.contains(want), "metrics lack {want}:\n{m}");
+    }
+}
+
+#[test]
+fn values_beyond_the_bound_are_refused_and_counted() {
+    // Limits::values bounds the values waiting or being made; at 0 every one is refused.
+    let limits = Limits {
+        values: 0,
+        ..Limits::default()
+    };
+    let a = start_keyed(None, limits, Some(SigningKey::from_bytes(&[32; 32])));
+    let r = post_value(a.http, "?bits=8", b"x", "");
+    assert_eq!(
+        (r.code, field(&r.text(), "error")),
+        (503, "busy"),
+        "{}",
+        r.text()
+    );
+    assert!(r.head.contains("Retry-After: 1"));
+    let m = get(a.http, "/metrics", "*/*").text();
+    assert!(
+        m.contains("dave_http_refused_total{reason=\"value_queue_full\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("dave_http_values_total 0"), "{m}");
 }
 
 #[test]

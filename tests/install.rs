@@ -57,6 +57,7 @@ fn install_stages_the_binary_and_a_hardened_unit() {
     let env = root.join("etc/default/dave");
     let text = std::fs::read_to_string(&env).unwrap();
     assert!(text.lines().any(|l| l == "DAVED_OPTS=\"\""), "{text}");
+    assert!(text.lines().any(|l| l == "DAVE_EDGES=\"\""), "{text}");
     assert!(
         unit.contains("EnvironmentFile=-/etc/default/dave"),
         "{unit}"
@@ -70,7 +71,7 @@ fn install_stages_the_binary_and_a_hardened_unit() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operating.md")).unwrap();
     let one_line = docs
         .lines()
-        .find(|l| l.starts_with("sudo sed -i 's/^DAVED_OPTS=") && l.contains("/etc/default/dave"))
+        .find(|l| l.starts_with("sudo sed -i 's/^DAVE_EDGES=") && l.contains("/etc/default/dave"))
         .expect("docs/operating.md shows how to add a peer in one line");
     let expr = one_line.split('\'').nth(1).unwrap();
     for _ in 0..2 {
@@ -81,15 +82,15 @@ fn install_stages_the_binary_and_a_hardened_unit() {
             .unwrap();
         assert!(o.status.success());
     }
-    // What systemd passes: the value split at spaces.
+    // What systemd puts in daved's environment (daved splits it at spaces).
     let o = Command::new("bash")
-        .args(["-c", ". \"$1\"; printf '%s\\n' $DAVED_OPTS", "-"])
+        .args(["-c", ". \"$1\"; printf '%s' \"$DAVE_EDGES\"", "-"])
         .arg(&env)
         .output()
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "-e\nseed.example.org:1618\n-e\nseed.example.org:1618\n"
+        "seed.example.org:1618 seed.example.org:1618 "
     );
     // Installing again keeps the operator's options.
     let edited = std::fs::read_to_string(&env).unwrap();

@@ -1,7 +1,7 @@
 //! `daved` with no command: a node on a real socket until SIGINT or
 //! SIGTERM, with its backup file, control socket, status lines and gateway.
 
-use crate::{edges, node, node_config, parse_addr, parse_num, resolved, rt, Fail};
+use crate::{named_edges, node, node_config, node_edge_specs, parse_addr, parse_num, rt, Fail};
 use dave::backup::Backup;
 use dave::driver::Driver;
 use dave_core::pow;
@@ -19,8 +19,36 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         None => SocketAddr::from(([0u16; 8], DEFAULT_PORT)),
     };
     let status = parse_num::<u64>(m, "status", "a number of seconds")?.unwrap_or(10);
-    let edges = edges(m)?;
-    let names = resolved(m, &edges);
+    let key = match m.opt_str("k") {
+        None => None,
+        Some(_) if !m.opt_present("http") => {
+            return Err(Fail::Usage(
+                "-k gives a node the key its gateway signs values with (POST /v1/value): give --http ADDR too".into(),
+            ))
+        }
+        Some(p) => Some(dave::keys::load(std::path::Path::new(&p)).map_err(rt)?),
+    };
+    let specs = node_edge_specs(m);
+    let flags = m.opt_strs("e").len();
+    let edges = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            parse_addr(s).map_err(|e| match e {
+                // Say where an edge that is not a flag came from.
+                Fail::Usage(msg) if i >= flags => Fail::Usage(format!("DAVE_EDGES: {msg}")),
+                Fail::Runtime(msg) if i >= flags => Fail::Runtime(format!("DAVE_EDGES: {msg}")),
+                e => e,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let named = named_edges(&specs, &edges);
+    let names = named
+        .iter()
+        .map(|n| format!("{}:{}={}", n.host, n.port, n.addr))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut rehome = dave::edges::Rehome::new(named);
     let mut cfg = node_config(m, edges)?;
     let backup_path = m.opt_str("backup").map(PathBuf::from);
     cfg.track_novel = backup_path.is_some();
@@ -60,6 +88,13 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
                     "cannot serve HTTP on {addr}: {e} (choose another address with --http)"
                 ))
             })?;
+        if let Some(k) = key {
+            drv.gateway_key(k).map_err(|e| {
+                Fail::Runtime(format!(
+                    "cannot start the gateway's proof-of-work thread: {e}"
+                ))
+            })?;
+        }
     }
     // Tell the node the time before loading: dats are checked against it.
     let now = drv.now();
@@ -86,6 +121,7 @@ pub(crate) fn run_node(m: &getopts::Matches) -> Result<(), Fail> {
         );
     }
     drv.run(&stop, Duration::from_secs(status), |node| {
+        rehome.after_turn(node);
         if let Some(b) = backup.as_mut() {
             b.after_turn(node);
         }

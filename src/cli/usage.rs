@@ -9,7 +9,7 @@ const ABOUT: &str =
 
 /// The usage lines of `daved --help`: a node, then a command.
 pub(crate) const USAGE: &str = "\
-Usage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS | --rate RATE] [--cap N] [--status SECS] [--backup FILE] [--http ADDR]
+Usage: daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS | --rate RATE] [--cap N] [--status SECS] [--backup FILE] [--http ADDR [-k FILE]]
        daved [-e ADDR]... [-v] COMMAND [options] [ARGS]
        daved help [COMMAND]";
 
@@ -68,7 +68,7 @@ pub(crate) struct Command {
 pub(crate) const COMMANDS: &[Command] = &[
     Command {
         name: "",
-        usage: "daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS | --rate RATE] [--cap N] [--status SECS] [--backup FILE] [--http ADDR]",
+        usage: "daved [-l ADDR] [-e ADDR]... [-v] [--epoch NS | --rate RATE] [--cap N] [--status SECS] [--backup FILE] [--http ADDR [-k FILE]]",
         about: "Runs a node until SIGINT or SIGTERM: listens on UDP (default [::]:1618, dual-stack), \
 joins the network through its edges (-e), keeps the heaviest dats, and logs on standard output.",
         examples: "    daved                                  a node on [::]:1618 (alone until others join it)
@@ -78,6 +78,9 @@ joins the network through its edges (-e), keeps the heaviest dats, and logs on s
     daved --backup /var/lib/dave/backup    keep dats across restarts
     daved --rate 2MB --status 60           cap the seed stream at about 2 MB/s; a status line a minute
     daved --http 127.0.0.1:8080            also serve the HTTP gateway and web page
+    daved --http 127.0.0.1:8080 -k ~/.config/dave/key
+                                           and let local programs write values signed with
+                                           that key: curl --data-binary @v 'http://127.0.0.1:8080/v1/value?name=n'
     daved -v | grep /d/pr                  watch only pruning",
     },
     Command {
@@ -165,7 +168,9 @@ pub(crate) fn command(name: &str) -> Option<&'static Command> {
 /// Options each command accepts (beyond -h, -v, -V).
 pub(crate) fn allowed(cmd: &str) -> &'static [&'static str] {
     match cmd {
-        "" => &["l", "e", "epoch", "rate", "cap", "status", "backup", "http"],
+        "" => &[
+            "l", "e", "epoch", "rate", "cap", "status", "backup", "http", "k",
+        ],
         "status" => &["p", "json"],
         "keygen" => &["k", "force"],
         "pubkey" => &["k"],
@@ -192,7 +197,7 @@ fn specs() -> Vec<(&'static str, &'static str, String, &'static str, Kind)> {
         (
             "e",
             "edge",
-            "bootstrap peer: IP:PORT, [IPV6]:PORT, or HOST:PORT (a name is resolved at start); repeat for more (client default: 127.0.0.1:1618)".into(),
+            "bootstrap peer: IP:PORT, [IPV6]:PORT, or HOST:PORT (a name is resolved at start, and by a node again when that address stays silent); repeat for more; a node also reads DAVE_EDGES from its environment (client default: 127.0.0.1:1618)".into(),
             "ADDR",
             Multi,
         ),
@@ -249,7 +254,7 @@ fn specs() -> Vec<(&'static str, &'static str, String, &'static str, Kind)> {
         (
             "k",
             "keyfile",
-            "key file (default $XDG_CONFIG_HOME/dave/key or ~/.config/dave/key)".into(),
+            "key file (default $XDG_CONFIG_HOME/dave/key or ~/.config/dave/key; a node has none unless given one, with --http: the key POST /v1/value signs with)".into(),
             "FILE",
             Opt,
         ),

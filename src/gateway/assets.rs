@@ -7,6 +7,7 @@ pub(super) const PAGE: &str = include_str!("../web/index.html");
 pub(super) const APP_JS: &str = include_str!("../web/app.js");
 pub(super) const WORKER_JS: &str = include_str!("../web/worker.js");
 pub(super) const PROTO_JS: &str = include_str!("../web/proto.js");
+pub(super) const FILES_JS: &str = include_str!("../web/files.js");
 pub(super) const VENDOR_JS: &str = include_str!("../web/vendor.js");
 pub(super) const VENDOR_LICENSE: &str = include_str!("../web/vendor-LICENSE.txt");
 

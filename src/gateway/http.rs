@@ -26,6 +26,10 @@ pub(super) enum State {
     },
     /// Reading a file for the connection (see [`FileRead`](super::downloads::FileRead)).
     File,
+    /// Waiting for the proof-of-work thread to make value `job` (`POST /v1/value`).
+    Working {
+        job: u64,
+    },
     Writing,
 }
 
@@ -55,6 +59,10 @@ pub struct Req {
     pub accept_raw: bool,
     /// The `If-None-Match` header, if any.
     pub if_none_match: Option<String>,
+    /// The `Origin` header, if any (browsers send it with every POST).
+    pub origin: Option<String>,
+    /// The `Host` header, if any.
+    pub host: Option<String>,
     /// The body (Content-Length bytes).
     pub body: Vec<u8>,
 }
@@ -129,6 +137,8 @@ fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
     let mut chunked = false;
     let mut accept_raw = false;
     let mut if_none_match = None;
+    let mut origin = None;
+    let mut host = None;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             lengths += 1;
@@ -143,6 +153,10 @@ fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
                 std::str::from_utf8(h.value).is_ok_and(|v| v.contains("application/octet-stream"));
         } else if h.name.eq_ignore_ascii_case("if-none-match") {
             if_none_match = std::str::from_utf8(h.value).ok().map(str::to_string);
+        } else if h.name.eq_ignore_ascii_case("origin") {
+            origin = Some(String::from_utf8_lossy(h.value).into_owned());
+        } else if h.name.eq_ignore_ascii_case("host") {
+            host = Some(String::from_utf8_lossy(h.value).into_owned());
         }
     }
     let framing = match (lengths, chunked) {
@@ -173,6 +187,8 @@ fn parse_head_and_body(buf: &[u8], limits: &Limits) -> (Parsed, bool) {
         path: req.path.unwrap_or("").to_string(),
         accept_raw,
         if_none_match,
+        origin,
+        host,
         body: body.to_vec(),
     });
     (done, true)
@@ -252,9 +268,11 @@ impl Resp {
             204 => "No Content",
             304 => "Not Modified",
             400 => "Bad Request",
+            403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
             408 => "Request Timeout",
+            409 => "Conflict",
             413 => "Content Too Large",
             422 => "Unprocessable Content",
             429 => "Too Many Requests",
@@ -359,6 +377,7 @@ impl Gateway {
         match r.code {
             200..=299 => self.stats.ok += 1,
             400 => self.stats.bad_requests += 1,
+            403 => self.stats.forbidden += 1,
             404 => self.stats.not_found += 1,
             405 => self.stats.bad_method += 1,
             408 => self.stats.timeouts += 1,

@@ -88,6 +88,11 @@ pub fn metrics(r: &Report, g: &GwStats) -> String {
         "File reads that failed or were refused as busy.",
         g.file_errors,
     );
+    counter(
+        "http_values",
+        "Values made, signed with the node's key and put for POST /v1/value.",
+        g.values,
+    );
     let _ = writeln!(
         o,
         "# HELP dave_drops_total Packets dropped, by reason.\n# TYPE dave_drops_total counter"
@@ -111,6 +116,8 @@ pub fn metrics(r: &Report, g: &GwStats) -> String {
         ("bad_request", g.bad_requests),
         ("not_found", g.not_found),
         ("bad_method", g.bad_method),
+        ("forbidden", g.forbidden),
+        ("value_queue_full", g.value_busy),
     ] {
         let _ = writeln!(o, "dave_http_refused_total{{reason=\"{name}\"}} {v}");
     }

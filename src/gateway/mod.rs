@@ -9,11 +9,12 @@
 //! | `GET /v1/dat/{work}` | the dat as JSON, or its raw value with `Accept: application/octet-stream`; from the store, else fetched from the network within [`Limits::get_wait`]; 404 when not found; cached for a year (`immutable`), with an ETag per form and 304 for a matching `If-None-Match` |
 //! | `GET /v1/name/{pubkey}/{key}` | the current dat of a name, the same way (not cached); `key` is percent-encoded bytes, or `hex:` and hex digits |
 //! | `POST /v1/dat` | a complete PUT as JSON, verified exactly as a packet would be; 202 when accepted and sent on, 400 naming the failing check (every missing field at once) |
+//! | `POST /v1/value?name=NAME&bits=BITS` | the body as a value: proof of work on a thread of the gateway's, signed with the node's key (`-k`), put as the node's write; 202 with its work, pubkey and name; only on loopback and never from a web page (403), 503 when [`Limits::values`] are waiting or being made (see `values`) |
 //! | `GET /v1/file/{root}`, `GET /v1/file/{pubkey}/{name}` | a file written with `daved setf`, by its root's work hash or by name (`hex:` and 64 digits): every dat fetched and verified against the tree before the first byte is sent, at most [`Limits::file_max`] bytes, [`Limits::files`] at once; 404 when no root arrives, 422 when the dat is not a file's root, 504 when the file stalls, 502 when a piece is bad |
 //! | `HEAD` of every `GET` route | the same head, no body |
 //! | `GET /v1/status` | the node's status as JSON |
 //! | `GET /metrics` | Prometheus text format |
-//! | `GET /`, `/app.js`, `/proto.js`, `/worker.js`, `/vendor.js`, `/vendor-LICENSE.txt` | the web page and its scripts, embedded in the binary |
+//! | `GET /`, `/app.js`, `/proto.js`, `/files.js`, `/worker.js`, `/vendor.js`, `/vendor-LICENSE.txt` | the web page and its scripts, embedded in the binary |
 //! | `OPTIONS *` | CORS preflight |
 //!
 //! Every refusal is counted and documented: too many connections (503),
@@ -21,13 +22,15 @@
 //! too large (413), a head not whole within [`Limits::header_time`], an idle
 //! or slow client (408), too many requests from one address (429), malformed
 //! request or ambiguous framing (400), unknown route (404), wrong method
-//! (405).
+//! (405), a value to sign on a gateway not on loopback, from a web page, or
+//! on a node without a key (403), a full proof-of-work queue (503).
 
 //!
 //! One file per job: `http` (parsing, responses, connections), `rate`
 //! (per-client limits), `routes` (the routes and single-dat reads and
-//! writes), `downloads` (file reads), `metrics` (the Prometheus text) and
-//! `assets` (the embedded web page). This file holds the [`Gateway`], its
+//! writes), `values` (values signed with the node's key, and the thread
+//! that makes their proof of work), `downloads` (file reads), `metrics`
+//! (the Prometheus text) and `assets` (the embedded web page). This file holds the [`Gateway`], its
 //! bounds and counters, and its part in the node's event loop: readiness,
 //! node events, and the tick.
 
@@ -37,15 +40,18 @@ mod http;
 mod metrics;
 mod rate;
 mod routes;
+mod values;
 
 pub use downloads::safe_file_name;
 pub use http::{parse_request, Parsed, Req};
 pub use metrics::metrics;
 pub use routes::dat_json;
+pub use values::DEFAULT_BITS;
 
 use crate::status::Report;
 use dave_core::{Event as NodeEvent, Node};
 use downloads::FileRead;
+use ed25519_dalek::SigningKey;
 use http::{Conn, Resp, State};
 use log::{debug, info};
 use mio::net::TcpListener;
@@ -62,6 +68,7 @@ const FILE_ROUNDS: usize = 64;
 
 pub(crate) use crate::tokens::GATEWAY_CONN as FIRST_CONN;
 pub use crate::tokens::GATEWAY_LISTEN as LISTEN_TOKEN;
+use crate::tokens::GATEWAY_WAKE;
 
 /// The gateway's bounds. Every one reached is a counted refusal.
 #[derive(Clone, Debug)]
@@ -99,6 +106,16 @@ pub struct Limits {
     /// GETs one file read keeps in flight (the node's MAX_GETS bounds all
     /// of its application GETs together).
     pub file_window: usize,
+    /// Most proof of work `POST /v1/value` makes for one value, in bits
+    /// (400 beyond): 24 bits is about 16.8 million attempts, a fraction of
+    /// a second with a SIMD search and under two seconds without.
+    pub value_bits: u8,
+    /// Values `POST /v1/value` has waiting or being made at once (503
+    /// beyond; 0 refuses them all).
+    pub values: usize,
+    /// Longest a connection waits for its value (a safety net: with the
+    /// bounds above the thread answers long before).
+    pub value_wait: Duration,
 }
 
 impl Default for Limits {
@@ -118,6 +135,9 @@ impl Default for Limits {
             file_max: 16 << 20,
             files: 1,
             file_window: 8,
+            value_bits: 24,
+            values: 4,
+            value_wait: Duration::from_secs(60),
         }
     }
 }
@@ -156,6 +176,13 @@ pub struct GwStats {
     pub files_sent: u64,
     /// File reads that failed (404, 502, 504) or were refused as busy (503).
     pub file_errors: u64,
+    /// Refused with 403: `POST /v1/value` on a gateway not on loopback,
+    /// from a web page, or on a node without a key.
+    pub forbidden: u64,
+    /// `POST /v1/value` refused because the proof-of-work queue was full (503).
+    pub value_busy: u64,
+    /// Values made, signed and put for `POST /v1/value`.
+    pub values: u64,
 }
 
 /// The gateway's listening socket, connections and counters.
@@ -167,6 +194,8 @@ pub struct Gateway {
     buckets: HashMap<IpAddr, Bucket>,
     epoch_ns: u64,
     files: Vec<FileRead>,
+    /// The node's key and its proof-of-work thread, for `POST /v1/value`.
+    writer: Option<values::Writer>,
 }
 
 impl Gateway {
@@ -189,7 +218,28 @@ impl Gateway {
             buckets: HashMap::new(),
             epoch_ns: epoch_ns.max(1),
             files: Vec::new(),
+            writer: None,
         })
+    }
+
+    /// Gives the gateway the node's key: `POST /v1/value` signs with it
+    /// (served only on loopback), its proof of work made on a thread that
+    /// wakes the loop through `registry` when a value is ready.
+    pub fn set_key(&mut self, key: SigningKey, registry: &Registry) -> io::Result<()> {
+        let w = values::Writer::start(key, registry, values::threads())?;
+        let on_loopback = self.local_addr().is_ok_and(|a| a.ip().is_loopback());
+        if on_loopback {
+            info!(
+                "/gw/key POST /v1/value signs with the key of {} (proof of work threads={}, at most {} bits)",
+                dave_core::wire::Hex(w.pubkey()),
+                values::threads(),
+                self.limits.value_bits
+            );
+        } else {
+            log::warn!("/gw/key the gateway is not on loopback, so POST /v1/value refuses to sign with the node's key");
+        }
+        self.writer = Some(w);
+        Ok(())
     }
 
     /// The bound address.
@@ -217,6 +267,10 @@ impl Gateway {
     ) {
         if t == LISTEN_TOKEN {
             self.accept(registry);
+            return;
+        }
+        // A value is made: the tick delivers it.
+        if t == GATEWAY_WAKE {
             return;
         }
         let slot = t.0 - FIRST_CONN;
@@ -315,6 +369,7 @@ impl Gateway {
     /// and slow clients.
     pub fn tick(&mut self, registry: &Registry, node: &mut Node) {
         self.drain_events(node, registry);
+        self.deliver_values(node, registry);
         // File reads: what the node holds is answered at once, so keep
         // stepping while answers come (bounded, so one read cannot hold
         // the loop).
@@ -361,6 +416,8 @@ impl Gateway {
                 }
                 // A file read ends by itself: whole, or stalled for get_wait.
                 State::File => false,
+                // The proof-of-work thread answers; this is a safety net.
+                State::Working { .. } => now.duration_since(c.opened) >= self.limits.value_wait,
                 State::Writing => {
                     now.duration_since(c.last) >= self.limits.idle + self.limits.request_time
                 }
@@ -369,6 +426,14 @@ impl Gateway {
                 if c.state == State::Writing {
                     self.stats.timeouts += 1;
                     self.close(slot, registry);
+                } else if matches!(c.state, State::Working { .. }) {
+                    self.stats.timeouts += 1;
+                    let r = Resp::error(
+                        504,
+                        "timeout",
+                        "the proof of work did not finish in time; the value may still be written",
+                    );
+                    self.send(slot, r, registry);
                 } else {
                     self.respond(
                         slot,

@@ -3,7 +3,9 @@
 //! `GET /v1/dat`, `GET /v1/name` (a node lookup the connection waits on)
 //! and `POST /v1/dat`.
 
-use super::assets::{asset, APP_JS, PAGE, PROTO_JS, VENDOR_JS, VENDOR_LICENSE, WORKER_JS};
+use super::assets::{
+    asset, APP_JS, FILES_JS, PAGE, PROTO_JS, VENDOR_JS, VENDOR_LICENSE, WORKER_JS,
+};
 use super::http::{Req, Resp, State, IMMUTABLE};
 use super::metrics::metrics;
 use super::Gateway;
@@ -52,6 +54,7 @@ impl Gateway {
             ("GET", ["app.js"]) => asset(APP_JS, "text/javascript; charset=utf-8"),
             ("GET", ["worker.js"]) => asset(WORKER_JS, "text/javascript; charset=utf-8"),
             ("GET", ["proto.js"]) => asset(PROTO_JS, "text/javascript; charset=utf-8"),
+            ("GET", ["files.js"]) => asset(FILES_JS, "text/javascript; charset=utf-8"),
             ("GET", ["vendor.js"]) => asset(VENDOR_JS, "text/javascript; charset=utf-8"),
             ("GET", ["vendor-LICENSE.txt"]) => asset(VENDOR_LICENSE, "text/plain; charset=utf-8"),
             ("GET", ["v1", "status"]) => Resp::json(200, report(node).json()),
@@ -86,6 +89,13 @@ impl Gateway {
                 },
             },
             ("POST", ["v1", "dat"]) => post_dat(&req.body, node),
+            ("POST", ["v1", "value"]) => {
+                match self.post_value(slot, &req.path, req.origin.as_deref(), req.host.as_deref(), &req.body) {
+                    Some(r) => r,
+                    None => return,
+                }
+            }
+            (_, ["v1", "value"]) => Resp::error(405, "method_not_allowed", "use POST, with the value as the body"),
             ("GET", ["v1", "file", w]) => match hex32(w) {
                 None => Resp::error(400, "bad_work", "the root's work hash must be 64 hex digits"),
                 Some(work) => return self.file(slot, RootRef::Work(work), registry, node),
@@ -107,7 +117,7 @@ impl Gateway {
             (_, ["v1", "dat"] | ["v1", "dat", _] | ["v1", "name", _, _] | ["v1", "file", _] | ["v1", "file", _, _] | ["v1", "status"] | ["metrics"] | [""]) => {
                 Resp::error(405, "method_not_allowed", "use GET or HEAD (or POST for /v1/dat)")
             }
-            _ => Resp::error(404, "not_found", "no such route: see GET / for the page, /v1/dat/{work}, /v1/name/{pubkey}/{key}, /v1/file/{root}, /v1/file/{pubkey}/{name}, /v1/status, /metrics"),
+            _ => Resp::error(404, "not_found", "no such route: see GET / for the page, /v1/dat/{work}, /v1/name/{pubkey}/{key}, /v1/file/{root}, /v1/file/{pubkey}/{name}, /v1/status, /metrics, POST /v1/dat, POST /v1/value"),
         };
         self.respond(slot, r, registry);
     }
@@ -159,7 +169,7 @@ pub(super) fn dat_headers(work: &[u8; 32], raw: bool) -> String {
 }
 
 /// Percent-decodes a key (or takes `hex:DIGITS`); `None` if malformed or over 32 bytes.
-fn decode_key(s: &str) -> Option<Vec<u8>> {
+pub(super) fn decode_key(s: &str) -> Option<Vec<u8>> {
     let out = if let Some(h) = s.strip_prefix("hex:") {
         let mut o = vec![0u8; h.len() / 2];
         (h.len() % 2 == 0 && parse_hex(h, &mut o)).then_some(o)?

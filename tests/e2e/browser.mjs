@@ -5,14 +5,20 @@
 // written by the Rust CLI is read and verified in the browser, and the
 // browser's value is read back by the Rust CLI (which verifies it too). A
 // file written by `daved setf` is read whole through node B's gateway and
-// saved from the page.
+// saved from the page. A file of random bytes written from the page (its
+// pieces laid out, worked in Web Workers, signed and POSTed by the page) is
+// read back byte for byte by `daved getf`.
 //
 //   DAVED=target/debug/daved node tests/e2e/browser.mjs
+//
+// With DAVE_E2E_MEASURE=1 it also writes a 1 MB file from the page and
+// prints how long that took (a measurement, not a check).
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,6 +41,25 @@ function check(cond, what) {
 }
 function daved(args) {
   return execFileSync(DAVED, args, { env: { ...process.env, XDG_CONFIG_HOME: home }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+// Writes `n` random bytes to `path`, has the page write it at `bits`, and
+// returns what the page printed: root, pubkey, name, and the seconds from
+// the click to the last dat accepted.
+async function writeFile(page, path, n, bits) {
+  const data = randomBytes(n);
+  writeFileSync(path, data);
+  await page.setInputFiles('#wfile', path);
+  await page.fill('#fbits', bits);
+  await page.evaluate(() => { document.getElementById('fwout').textContent = ''; });
+  const t0 = Date.now();
+  await page.click('#fwrite');
+  await page.waitForFunction(() => /written:|could not|cancelled/.test(document.getElementById('fwout').textContent), null, { timeout: 600000 });
+  const secs = (Date.now() - t0) / 1000;
+  const text = await page.textContent('#fwout');
+  const field = (k) => (new RegExp(k + '\\s+(\\S+)').exec(text) || [])[1];
+  if (!text.includes('written:')) throw new Error('FAILED: the page did not write the file: ' + text);
+  return { data, text, secs, root: field('root'), pub: field('pubkey'), name: field('name') };
 }
 
 try {
@@ -66,6 +91,11 @@ try {
   check(true, 'the page loads and shows the node status');
   const pub = (await page.textContent('#pubkey')).replace('public key ', '').trim();
   check(/^[0-9a-f]{64}$/.test(pub), 'the page made a key in the browser');
+  const shown = await page.evaluate(() => [...document.querySelectorAll('.out')].filter((e) => e.offsetParent !== null).map((e) => e.id + (e.textContent.trim() ? '' : ' (empty)')));
+  check(shown.join(' ') === 'status pubkey', 'no empty result boxes before a result: only the status and the key show (' + shown.join(', ') + ')');
+  check(await page.inputValue('#rgw') === `http://127.0.0.1:${ha}`, "the read-through box is the page's own gateway");
+  const st = await page.textContent('#status');
+  check(st.includes('packets a second') && st.includes('dropped') && !/pkt\/s|filter=/.test(st), 'the status speaks plain words: ' + st.split('\n')[1]);
 
   await page.fill('#val', 'hello from the browser');
   await page.fill('#name', 'browser-test');
@@ -76,10 +106,18 @@ try {
   check(wout.includes('accepted'), 'the write was accepted by the gateway: ' + wout.split('\n')[0]);
   const work = /work\s+([0-9a-f]{64})/.exec(wout)[1];
 
+  // A gateway that is not there: a plain message, not the browser's own.
+  let rout;
+  await page.fill('#rgw', `http://127.0.0.1:${await freeTcp()}`);
+  await page.click('#readwork');
+  await page.waitForFunction(() => /could not/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
+  rout = await page.textContent('#rout');
+  check(rout.includes('cannot reach a gateway at') && !rout.includes('Failed to fetch'), 'an unreachable gateway is named plainly: ' + rout);
+
   await page.fill('#rgw', `http://127.0.0.1:${hb}`);
   await page.click('#readwork');
   await page.waitForFunction(() => /verified|NOT|could not|40/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
-  let rout = await page.textContent('#rout');
+  rout = await page.textContent('#rout');
   check(rout.includes('verified in your browser') && rout.includes('hello from the browser'), 'read back by hash through the other node, verified in the browser');
 
   await page.evaluate(() => { document.getElementById('rout').textContent = ''; });
@@ -112,6 +150,17 @@ try {
   const saved = readFileSync(await download.path(), 'utf8');
   check(saved === ftext && download.suggestedFilename() === 'notes.txt', 'the page saves the file, byte for byte, under its recorded name');
 
+  // A file written from the page: laid out as setf lays it out, worked
+  // in Web Workers, POSTed dat by dat; daved getf reads it byte for byte.
+  const wrote = await writeFile(page, join(home, 'random.bin'), 100_000, '12');
+  check(wrote.text.includes('written: 100000 bytes') && wrote.text.includes('name   hex:'), 'the page writes a 100 kB file: ' + wrote.text.split('\n')[0]);
+  const back = join(home, 'back.bin');
+  daved(['-e', `127.0.0.1:${ub}`, 'getf', wrote.root, '-o', back]);
+  check(readFileSync(back).equals(wrote.data), 'daved getf reads the file the page wrote, byte for byte, through the other node');
+  const byName = join(home, 'byname.bin');
+  daved(['-e', `127.0.0.1:${ua}`, 'getf', wrote.pub, wrote.name, '-o', byName]);
+  check(readFileSync(byName).equals(wrote.data), 'and by the name the page printed');
+
   const got = daved(['-e', `127.0.0.1:${ub}`, 'get', work]);
   check(got === 'hello from the browser', 'the Rust CLI reads (and verifies) the browser-written value');
   check(errors.length === 0, 'no script errors on the page' + (errors.length ? ': ' + errors.join('; ') : ''));
@@ -119,6 +168,16 @@ try {
   mkdirSync(SHOT.replace(/\/[^/]*$/, ''), { recursive: true });
   await page.screenshot({ path: SHOT, fullPage: true });
   console.log('screenshot: ' + SHOT);
+  if (process.env.DAVE_E2E_MEASURE) {
+    for (const bits of ['16', '12']) {
+      const m = await writeFile(page, join(home, `mb-${bits}.bin`), 1_000_000, bits);
+      const mback = join(home, `mb-${bits}-back.bin`);
+      daved(['-e', `127.0.0.1:${ub}`, 'getf', m.root, '-o', mback]);
+      const same = readFileSync(mback).equals(m.data);
+      console.log(`measure: a 1 MB file written from the page at ${bits} bits: ${m.secs.toFixed(1)} s from the click (${m.text.split('\n')[0]}); read back by daved getf: ${same ? 'identical' : 'DIFFERENT'}`);
+      if (!same) throw new Error('FAILED: daved getf read back a different 1 MB file');
+    }
+  }
   console.log(`e2e: ${passed} passed, 0 failed`);
 } catch (e) {
   console.error(e.stack || String(e));
