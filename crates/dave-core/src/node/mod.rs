@@ -101,6 +101,7 @@ pub struct Node {
     /// Our latest pulls, so that an answer earns its sender PULL_CREDIT.
     pulls: [Pull; PULLS],
     pull_cursor: usize,
+    clocks: tick::Clocks,
     outbox: Outbox,
     events: VecDeque<Event>,
     notes: Notes,
@@ -184,6 +185,7 @@ impl Node {
             ring: VecDeque::with_capacity(cfg.ring),
             pulls: [Pull::NONE; PULLS],
             pull_cursor: 0,
+            clocks: tick::Clocks::new(&cfg),
             outbox: Outbox::new(cfg.outbox_slots),
             events: VecDeque::with_capacity(EVENT_SLOTS),
             notes: Notes::new(cfg.notes),

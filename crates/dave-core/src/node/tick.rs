@@ -54,43 +54,44 @@ impl Node {
     }
 
     pub(super) fn tick_one(&mut self) {
+        // Periodic tasks are due when the epoch is a multiple of their
+        // period; `Every` tells without a division per task and epoch.
         let e = self.epoch;
         self.filter.reset();
-        if e % self.cfg.rotate_epochs == 0 {
+        if self.clocks.rotate.due(e) {
             let mut next = [0u8; 32];
             self.rng.fill_bytes(&mut next);
             self.secrets.rotate(next);
         }
-        if e % self.cfg.reseed_epochs == 0 {
+        if self.clocks.reseed.due(e) {
             let b = self.reseed_cursor % self.peers.buckets();
             let seed = self.rng.next_u64();
             self.peers.reseed(b, seed);
             self.reseed_cursor = b + 1;
         }
-        if e % self.cfg.unvalidated_reply_epochs == 0
-            && self.reply_tokens < self.cfg.unvalidated_replies
+        if self.clocks.unvalidated_reply.due(e) && self.reply_tokens < self.cfg.unvalidated_replies
         {
             self.reply_tokens += 1;
         }
         if self.candidates.len() > 0 {
             self.ask_candidates();
         }
-        if e % self.cfg.untrusted_verify_epochs == 0
+        if self.clocks.untrusted_verify.due(e)
             && self.verify_tokens < self.cfg.untrusted_verify_burst
         {
             self.verify_tokens += 1;
         }
-        if e % self.cfg.trust_half_epochs == 0 {
+        if self.clocks.trust_half.due(e) {
             self.peers.halve_trust();
         }
-        if e % self.cfg.seed_epochs == 0 {
+        if self.clocks.seed.due(e) {
             self.seed();
         }
-        if e % self.cfg.pull_epochs == 0 {
+        if self.clocks.pull.due(e) {
             self.pull();
         }
         self.sweep_peers();
-        if e % self.cfg.prune_epochs == 0 {
+        if self.clocks.prune.due(e) {
             self.prune();
         }
         if !self.gets.is_empty() {
@@ -318,5 +319,86 @@ impl Node {
             self.stats.events_lost += 1;
         }
         self.events.push_back(e);
+    }
+}
+
+/// A task due every `period` epochs: at each epoch that is a multiple of
+/// it. Checked once per epoch in order, it costs a comparison; after a
+/// skip of epochs, one division.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Every {
+    period: u64,
+    next: u64,
+}
+
+impl Every {
+    pub(super) fn new(period: u64) -> Every {
+        Every {
+            period: period.max(1),
+            next: 0,
+        }
+    }
+
+    /// Whether epoch `e` (above the last one asked) is a multiple
+    /// of the period.
+    pub(super) fn due(&mut self, e: u64) -> bool {
+        if e < self.next {
+            return false;
+        }
+        if e == self.next {
+            self.next = e.saturating_add(self.period);
+            return true;
+        }
+        self.next = (e / self.period)
+            .saturating_add(1)
+            .saturating_mul(self.period);
+        e % self.period == 0
+    }
+}
+
+/// The node's periodic tasks (docs/protocol.md 5.1).
+pub(super) struct Clocks {
+    pub(super) rotate: Every,
+    pub(super) reseed: Every,
+    pub(super) unvalidated_reply: Every,
+    pub(super) untrusted_verify: Every,
+    pub(super) trust_half: Every,
+    pub(super) seed: Every,
+    pub(super) pull: Every,
+    pub(super) prune: Every,
+}
+
+impl Clocks {
+    pub(super) fn new(c: &Config) -> Clocks {
+        Clocks {
+            rotate: Every::new(c.rotate_epochs),
+            reseed: Every::new(c.reseed_epochs),
+            unvalidated_reply: Every::new(c.unvalidated_reply_epochs),
+            untrusted_verify: Every::new(c.untrusted_verify_epochs),
+            trust_half: Every::new(c.trust_half_epochs),
+            seed: Every::new(c.seed_epochs),
+            pull: Every::new(c.pull_epochs),
+            prune: Every::new(c.prune_epochs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Every;
+
+    #[test]
+    fn every_is_due_at_the_multiples_of_its_period_whatever_the_skips() {
+        for p in [1u64, 2, 3, 53, 4096] {
+            let mut ev = Every::new(p);
+            let mut e = 0u64;
+            let mut r = 12345u64;
+            for _ in 0..20_000 {
+                r = crate::peers::splitmix(r);
+                // Mostly one epoch at a time, sometimes a skip.
+                e += if r % 50 == 0 { 1 + r % 10_000 } else { 1 };
+                assert_eq!(ev.due(e), e % p == 0, "period {p}, epoch {e}");
+            }
+        }
     }
 }
