@@ -64,6 +64,12 @@ pub const RESEED_EPOCHS: u64 = 4096;
 pub const PUSHES: u32 = 32;
 /// Epochs in which trust halves: about 17 s.
 pub const TRUST_HALF_EPOCHS: u64 = 1 << 18;
+/// Pushes of a dat this node's own application wrote, beside its FANOUT
+/// sends: none. Every push the writer makes goes to a peer that then got
+/// the dat straight from its writer; a node that waits for a dat and
+/// names whoever sent it first would name the writer for one node in six
+/// at PUSHES pushes, one in a hundred at none (docs/simulation.md).
+pub const OWN_PUSHES: u32 = 0;
 /// Trust earned by a validated answer to one of our pulls or GETs, chosen
 /// in the simulator (docs/simulation.md).
 pub const PULL_CREDIT: f64 = 1.0;
@@ -144,6 +150,8 @@ pub struct Config {
     pub reseed_epochs: u64,
     /// See [`PUSHES`].
     pub pushes: u32,
+    /// See [`OWN_PUSHES`].
+    pub own_pushes: u32,
     /// See [`TRUST_HALF_EPOCHS`].
     pub trust_half_epochs: u64,
     /// See [`PULL_CREDIT`].
@@ -183,6 +191,7 @@ impl Default for Config {
             unvalidated_reply_epochs: UNVALIDATED_REPLY_EPOCHS,
             reseed_epochs: RESEED_EPOCHS,
             pushes: PUSHES,
+            own_pushes: OWN_PUSHES,
             trust_half_epochs: TRUST_HALF_EPOCHS,
             pull_credit: PULL_CREDIT,
         }

@@ -154,6 +154,18 @@ pub fn options() -> getopts::Options {
     );
     o.optopt(
         "",
+        "fanout",
+        "FANOUT of every node: peers an application PUT or GET goes to at once (default 2)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "own-pushes",
+        "pushes of a dat a node's own application wrote, beside its FANOUT sends (default 0)",
+        "N",
+    );
+    o.optopt(
+        "",
         "trust-half",
         "TRUST_HALF of every node: epochs in which trust halves (default 262144)",
         "EPOCHS",
@@ -296,6 +308,8 @@ pub fn config_from(m: &getopts::Matches) -> Result<SimConfig, String> {
     num(m, "probe", &mut c.probe)?;
     num(m, "batch", &mut c.batch)?;
     num(m, "pushes", &mut c.pushes)?;
+    num(m, "own-pushes", &mut c.own_pushes)?;
+    num(m, "fanout", &mut c.fanout)?;
     pct(m, "writers", &mut c.writers_ppm)?;
     num(m, "trust-half", &mut c.trust_half)?;
     num(m, "pull-credit", &mut c.pull_credit)?;

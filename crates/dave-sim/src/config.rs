@@ -190,6 +190,10 @@ pub struct SimConfig {
     pub writers_ppm: u32,
     /// PUSHES of every node.
     pub pushes: u32,
+    /// Pushes of a dat a node's own application wrote.
+    pub own_pushes: u32,
+    /// FANOUT of every node: peers an application PUT or GET goes to.
+    pub fanout: usize,
     /// TRUST_HALF of every node, in epochs.
     pub trust_half: u64,
     /// PULL_CREDIT of every node.
@@ -255,6 +259,8 @@ impl SimConfig {
             probe: dave_core::PROBE,
             writers_ppm: 1_000_000,
             pushes: dave_core::PUSHES,
+            own_pushes: dave_core::OWN_PUSHES,
+            fanout: dave_core::FANOUT,
             trust_half: dave_core::TRUST_HALF_EPOCHS,
             pull_credit: dave_core::PULL_CREDIT,
             batch: 1,
@@ -428,6 +434,12 @@ impl SimConfig {
         );
         flag("probe", self.probe.to_string(), d.probe.to_string());
         flag("pushes", self.pushes.to_string(), d.pushes.to_string());
+        flag("fanout", self.fanout.to_string(), d.fanout.to_string());
+        flag(
+            "own-pushes",
+            self.own_pushes.to_string(),
+            d.own_pushes.to_string(),
+        );
         flag("writers", ppm_pct(self.writers_ppm), ppm_pct(d.writers_ppm));
         flag(
             "trust-half",
@@ -523,6 +535,9 @@ impl SimConfig {
             return Err(format!(
                 "--sybil-addrs clustered holds at most {MAX_CLUSTERED} attackers"
             ));
+        }
+        if self.fanout == 0 || self.fanout > dave_core::MAX_FANOUT {
+            return Err("--fanout must be 1 to 8".into());
         }
         if self.writers_ppm == 0 {
             return Err("--writers must be above 0%".into());

@@ -447,7 +447,14 @@ impl Node {
                 self.novel_overflow = true;
             }
         }
-        if self.cfg.pushes == 0 {
+        // Our own application's dats already went to FANOUT peers; how
+        // many pushes they add is `own_pushes`.
+        let pushes = if from.is_some() {
+            self.cfg.pushes
+        } else {
+            self.cfg.own_pushes
+        };
+        if pushes == 0 {
             return;
         }
         // Newest at the back; a full ring forgets its oldest.
@@ -458,7 +465,7 @@ impl Node {
         self.ring.push_back(Fresh {
             work,
             from,
-            left: self.cfg.pushes,
+            left: pushes,
         });
     }
 }

@@ -436,6 +436,8 @@ impl Sim {
         c.outbox_slots = SIM_OUTBOX_SLOTS;
         c.probe = self.cfg.probe;
         c.pushes = self.cfg.pushes;
+        c.own_pushes = self.cfg.own_pushes;
+        c.fanout = self.cfg.fanout;
         c.trust_half_epochs = self.cfg.trust_half;
         c.pull_credit = self.cfg.pull_credit;
         c.max_peers = self.cfg.max_peers;
