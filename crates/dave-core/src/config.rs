@@ -65,11 +65,11 @@ pub const PUSHES: u32 = 32;
 /// Epochs in which trust halves: about 17 s.
 pub const TRUST_HALF_EPOCHS: u64 = 1 << 18;
 /// Pushes of a dat this node's own application wrote, beside its FANOUT
-/// sends: none. Every push the writer makes goes to a peer that then got
-/// the dat straight from its writer; a node that waits for a dat and
-/// names whoever sent it first would name the writer for one node in six
-/// at PUSHES pushes, one in a hundred at none (docs/simulation.md).
-pub const OWN_PUSHES: u32 = 0;
+/// sends. Every peer the writer sends a new dat to got it straight from
+/// its writer, so fewer pushes hide the writer better; but with none, a
+/// writer whose FANOUT peers swallow its dat loses it (docs/simulation.md,
+/// figure 7: 8 keeps both within bounds).
+pub const OWN_PUSHES: u32 = 8;
 /// Trust earned by a validated answer to one of our pulls or GETs, chosen
 /// in the simulator (docs/simulation.md).
 pub const PULL_CREDIT: f64 = 1.0;

@@ -39,17 +39,17 @@ pub fn options() -> getopts::Options {
         "mean per-datagram jitter in ms (default 2), uniform in [0, 2J]",
         "MS",
     );
-    o.optopt("", "loss", "datagram loss in percent (default 0)", "PCT");
+    o.optopt("", "loss", "datagram loss in percent (default 8)", "PCT");
     o.optopt(
         "",
         "dup",
-        "datagram duplication in percent (default 0)",
+        "datagram duplication in percent (default 8)",
         "PCT",
     );
     o.optopt(
         "",
         "churn",
-        "percent of nodes down at any moment after warmup (default 0)",
+        "percent of nodes down at any moment after warmup (default 8)",
         "PCT",
     );
     o.optopt(
@@ -67,10 +67,10 @@ pub fn options() -> getopts::Options {
     o.optopt(
         "",
         "join",
-        "percent of nodes that join late (default 0)",
+        "percent of nodes that join late (default 8)",
         "PCT",
     );
-    o.optopt("", "hostile", "hostile senders (default 0)", "N");
+    o.optopt("", "hostile", "hostile senders (default 8)", "N");
     o.optopt(
         "",
         "hostile-every",
@@ -161,7 +161,7 @@ pub fn options() -> getopts::Options {
     o.optopt(
         "",
         "own-pushes",
-        "pushes of a dat a node's own application wrote, beside its FANOUT sends (default 0)",
+        "pushes of a dat a node's own application wrote, beside its FANOUT sends (default 8)",
         "N",
     );
     o.optopt(
@@ -209,7 +209,7 @@ pub fn options() -> getopts::Options {
     o.optopt(
         "",
         "sybil-lead",
-        "epochs the attackers start before the honest nodes (default 0)",
+        "epochs the attackers start before the honest nodes (default 8)",
         "EPOCHS",
     );
     o.optopt(
