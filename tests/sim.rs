@@ -5,7 +5,7 @@
 //! Every failure message carries the command that replays the run.
 
 use dave_core::{DELAY_EPOCHS, PUSHES, SEED_EPOCHS};
-use dave_sim::{Outcome, Scenario, SimConfig, SimError, SybilMode};
+use dave_sim::{Outcome, Scenario, SimConfig, SimError, SybilAddrs, SybilMode};
 use std::sync::OnceLock;
 
 fn run(cfg: &SimConfig, threads: usize) -> Outcome {
@@ -446,4 +446,48 @@ fn eclipse_lies_raise_the_attackers_share_of_small_tables() {
     // came from them.
     assert!(num(&o1, "own_sent", &own) > 0.0);
     assert_eq!(num(&o1, "from_attacker", &own), 0.0);
+}
+
+/// Attackers that all sit in one IPv6 /64 (`--sybil-addrs v6`) are one
+/// address group: no honest table holds more than GROUP_MAX of them beside
+/// its edges, however many there are (12 here, against 27 other honest
+/// nodes), while they do get into tables.
+#[test]
+fn attackers_in_one_ipv6_slash64_hold_at_most_group_max_entries() {
+    let cfg = SimConfig {
+        sybil_addrs: SybilAddrs::V6,
+        ..sybil_cfg(SybilMode::Silent, dave_core::MAX_PEERS)
+    };
+    let mut sim = dave_sim::Sim::new(&cfg, 1).unwrap_or_else(|e| panic!("{e}"));
+    let (mut most, mut held) = (0, 0);
+    for _ in 0..6 {
+        let e = sim.epoch() + 2_000;
+        sim.run_until(e).unwrap_or_else(|e| panic!("{e}"));
+        for i in (0..sim.len()).filter(|&i| !sim.is_sybil(i)) {
+            let Some(node) = sim.node(i) else { continue };
+            let v6 = |p: &&dave_core::Peer| p.addr.is_ipv6();
+            let bad = node.peers().iter().filter(v6).filter(|p| !p.edge).count();
+            most = most.max(bad);
+            held += node.peers().iter().filter(v6).count();
+        }
+    }
+    assert!(
+        most <= dave_core::GROUP_MAX,
+        "an honest table held {most} attackers of one /64 beside its edges\nreplay: {}",
+        cfg.replay()
+    );
+    assert!(most >= 1 && held > 0, "no attacker got into any table");
+    // Only attackers have IPv6 addresses (the honest nodes stay IPv4).
+    assert_eq!((0..sim.len()).filter(|&i| sim.is_sybil(i)).count(), 12);
+    // The flag round-trips.
+    let args = cfg.to_args();
+    assert!(
+        args.windows(2).any(|w| w == ["--sybil-addrs", "v6"]),
+        "{args:?}"
+    );
+    let m = dave_sim::options().parse(&args).unwrap();
+    assert_eq!(
+        dave_sim::config_from(&m).unwrap().sybil_addrs,
+        SybilAddrs::V6
+    );
 }

@@ -203,7 +203,7 @@ pub fn options() -> getopts::Options {
     o.optopt(
         "",
         "sybil-addrs",
-        "spread (each attacker in an address group of its own) | clustered (all in four groups); default spread",
+        "spread (each attacker in an address group of its own) | clustered (all in four groups) | v6 (all in one IPv6 /64, one group); default spread",
         "PLAN",
     );
     o.optopt(
@@ -321,7 +321,7 @@ pub fn config_from(m: &getopts::Matches) -> Result<SimConfig, String> {
     num(m, "sybil-writes", &mut c.sybil_writes_per_s)?;
     if let Some(s) = m.opt_str("sybil-addrs") {
         c.sybil_addrs = SybilAddrs::parse(&s)
-            .ok_or_else(|| format!("--sybil-addrs: {s:?} is not spread or clustered"))?;
+            .ok_or_else(|| format!("--sybil-addrs: {s:?} is not spread, clustered or v6"))?;
     }
     num(m, "sybil-lead", &mut c.sybil_lead)?;
     num(m, "sybil-rate", &mut c.sybil_rate)?;

@@ -2,7 +2,7 @@
 //! [`SimConfig`] with each scenario's defaults, its checks and the flags
 //! that replay it.
 
-use crate::addr::{MAX_CLUSTERED, MAX_NODES};
+use crate::addr::{MAX_CLUSTERED, MAX_NODES, MAX_V6};
 use dave_core::{DELAY_EPOCHS, EPOCH_NS};
 
 /// Which experiment a run performs.
@@ -67,17 +67,20 @@ pub enum SybilAddrs {
     Spread,
     /// All in four address groups.
     Clustered,
+    /// All in one IPv6 /64 (one address group); honest nodes stay IPv4.
+    V6,
 }
 
 impl SybilAddrs {
     /// Every plan.
-    pub const ALL: [SybilAddrs; 2] = [SybilAddrs::Spread, SybilAddrs::Clustered];
+    pub const ALL: [SybilAddrs; 3] = [SybilAddrs::Spread, SybilAddrs::Clustered, SybilAddrs::V6];
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             SybilAddrs::Spread => "spread",
             SybilAddrs::Clustered => "clustered",
+            SybilAddrs::V6 => "v6",
         }
     }
 
@@ -541,6 +544,9 @@ impl SimConfig {
         }
         if self.writers_ppm == 0 {
             return Err("--writers must be above 0%".into());
+        }
+        if self.sybil_addrs == SybilAddrs::V6 && self.sybil_nodes() > MAX_V6 {
+            return Err(format!("--sybil-addrs v6 holds at most {MAX_V6} attackers"));
         }
         if self.sybil_rate == 0 || self.sybil_rate > 1000 {
             return Err("--sybil-rate must be 1..=1000".into());

@@ -2,7 +2,7 @@
 //! peer, size or detail) fed to blake3 as the run goes, and written as
 //! text lines when asked (`--log FILE`).
 
-use crate::addr::{ip_of, ID_HOSTILE, ID_NONE, ID_PHANTOM, ID_SPOOF};
+use crate::addr::{ip_of, v6_addr, ID_HOSTILE, ID_NONE, ID_PHANTOM, ID_SPOOF, V6_NET};
 use dave_core::Event;
 use std::io::Write as _;
 use std::net::Ipv4Addr;
@@ -65,7 +65,9 @@ fn rec_name(kind: u8) -> &'static str {
 }
 
 fn id_name(id: u32) -> String {
-    if id >> 24 == 10 {
+    if id & 0xffff_0000 == V6_NET {
+        format!("{}", v6_addr((id & 0xffff) as usize).ip())
+    } else if id >> 24 == 10 {
         format!("{}", Ipv4Addr::from(id))
     } else if id == ID_NONE {
         "-".into()

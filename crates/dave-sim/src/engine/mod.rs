@@ -15,7 +15,7 @@ pub use dats::Tracked;
 pub(crate) use observe::{all_hold, all_honest_hold};
 pub use sybil::SybilStats;
 
-use crate::addr::{clustered_addr, ip_of, node_addr};
+use crate::addr::{clustered_addr, ip_of, node_addr, v6_addr};
 use crate::config::SimConfig;
 use crate::config::SybilAddrs;
 use crate::error::SimError;
@@ -330,14 +330,19 @@ impl Sim {
             }
             sim.sybils = chosen;
         }
-        // The address plan: clustered attackers move into four groups, and
-        // the edges that named them follow.
-        if cfg.sybil_addrs == SybilAddrs::Clustered {
+        // The address plan: clustered attackers move into four groups, v6
+        // ones into one IPv6 /64, and the edges that named them follow.
+        let plan: Option<fn(usize) -> SocketAddr> = match cfg.sybil_addrs {
+            SybilAddrs::Spread => None,
+            SybilAddrs::Clustered => Some(clustered_addr),
+            SybilAddrs::V6 => Some(v6_addr),
+        };
+        if let Some(addr) = plan {
             let moved: Vec<(SocketAddr, SocketAddr)> = sim
                 .sybils
                 .iter()
                 .enumerate()
-                .map(|(k, &i)| (node_addr(i as usize), clustered_addr(k)))
+                .map(|(k, &i)| (node_addr(i as usize), addr(k)))
                 .collect();
             for &(old, new) in &moved {
                 let i = sim.ids[&ip_of(old)];
