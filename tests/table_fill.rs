@@ -10,7 +10,7 @@ mod common;
 
 use common::{free_port, start_node, tmpdir, Nodes, BIN};
 use dave::handshake::{handshake, with_token};
-use dave_core::wire::{self, Cookie, Msg, Op, Packet};
+use dave_core::wire::{self, Cookie, Msg, Op};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -57,42 +57,9 @@ fn getpeer(cookie: &Cookie) -> Vec<u8> {
     buf[..n].to_vec()
 }
 
-/// Answers every GETPEER the node sends `s` with a PEER that quotes its
-/// cookie, so the node keeps `s` live; hands every PUT to `on_put`.
-fn serve(
-    s: &UdpSocket,
-    node: SocketAddr,
-    buf: &mut [u8],
-    mut on_put: impl FnMut(&[u8; 32]),
-) -> usize {
-    let mut n = 0;
-    while let Ok((len, from)) = s.recv_from(buf) {
-        if from != node {
-            continue;
-        }
-        match wire::decode(&buf[..len]) {
-            Ok(Packet::Getpeer { cookie }) => {
-                let m = Msg {
-                    op: Op::Peer,
-                    token: cookie,
-                    cookie: &[1; 8],
-                    ..Msg::default()
-                };
-                let mut out = [0u8; 64];
-                let k = wire::encode_into(&m, &mut out).unwrap();
-                let _ = s.send_to(&out[..k], node);
-                n += 1;
-            }
-            Ok(Packet::Put(p)) => on_put(p.work),
-            _ => {}
-        }
-    }
-    n
-}
-
 /// [`serve`], ignoring PUTs.
 fn answer_pings(s: &UdpSocket, node: SocketAddr, buf: &mut [u8]) -> usize {
-    serve(s, node, buf, |_| {})
+    common::serve_peer(s, node, buf, |_| {})
 }
 
 #[test]
@@ -233,7 +200,7 @@ fn strangers_take_no_place_and_an_honest_newcomer_still_gets_in() {
         }
         for (j, s) in newcomers.iter().enumerate() {
             let got_j = &mut got[j];
-            serve(s, node, &mut buf, |w| {
+            common::serve_peer(s, node, &mut buf, |w| {
                 if works.contains(w) {
                     got_j.insert(*w);
                 }

@@ -14,7 +14,7 @@ mod common;
 
 use common::{text, tmpdir, BIN};
 use dave::handshake::{handshake, with_token};
-use dave_core::wire::{self, Cookie, Msg, Op, Packet};
+use dave_core::wire::{self, Cookie, Msg, Op};
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -166,31 +166,6 @@ fn getpeer(cookie: &Cookie) -> Vec<u8> {
     buf[..n].to_vec()
 }
 
-/// Answers every GETPEER the node sends `s`; hands every PUT to `on_put`.
-fn serve(s: &UdpSocket, node: SocketAddr, mut on_put: impl FnMut(&[u8; 32])) {
-    let mut buf = [0u8; wire::MTU + 1];
-    while let Ok((len, from)) = s.recv_from(&mut buf) {
-        if from != node {
-            continue;
-        }
-        match wire::decode(&buf[..len]) {
-            Ok(Packet::Getpeer { cookie }) => {
-                let m = Msg {
-                    op: Op::Peer,
-                    token: cookie,
-                    cookie: &[1; 8],
-                    ..Msg::default()
-                };
-                let mut out = [0u8; 64];
-                let k = wire::encode_into(&m, &mut out).unwrap();
-                let _ = s.send_to(&out[..k], node);
-            }
-            Ok(Packet::Put(p)) => on_put(p.work),
-            _ => {}
-        }
-    }
-}
-
 /// The table replayed from the node's log: entries per /16 at the end, the
 /// most any /16 in `watch` held at any moment, and the addresses that were
 /// ever in it. A slot won from its occupant logs the add, then the
@@ -310,6 +285,7 @@ fn many_addresses_of_one_slash16_hold_group_max_entries_and_a_newcomer_gets_in()
     // the same. Until the newcomer holds every dat, and 2 s more.
     let t0 = Instant::now();
     let mut next = t0;
+    let mut buf = [0u8; dave_core::wire::MTU + 1];
     let mut done: Option<Instant> = None;
     while done.is_none_or(|d| d.elapsed() < Duration::from_secs(2)) {
         assert!(
@@ -332,9 +308,9 @@ fn many_addresses_of_one_slash16_hold_group_max_entries_and_a_newcomer_gets_in()
             newcomer.set_nonblocking(true).unwrap();
         }
         for s in &socks {
-            serve(s, node, |_| {});
+            common::serve_peer(s, node, &mut buf, |_| {});
         }
-        serve(&newcomer, node, |w| {
+        common::serve_peer(&newcomer, node, &mut buf, |w| {
             if works.contains(w) {
                 got.insert(*w);
             }

@@ -64,3 +64,40 @@ pub fn field<'a>(out: &'a str, name: &str) -> &'a str {
         .find_map(|l| l.strip_prefix(name).map(str::trim))
         .unwrap_or_else(|| panic!("no `{name}` line in:\n{out}"))
 }
+
+/// Plays a peer on `s` for the node at `node`: answers every GETPEER the
+/// node sends with a PEER that quotes its cookie, so the node keeps `s`
+/// live, and hands every PUT to `on_put`. Reads until `s` would block;
+/// returns how many GETPEERs it answered.
+pub fn serve_peer(
+    s: &UdpSocket,
+    node: std::net::SocketAddr,
+    buf: &mut [u8],
+    mut on_put: impl FnMut(&[u8; 32]),
+) -> usize {
+    use dave_core::wire::{self, Msg, Op, Packet};
+    let mut n = 0;
+    while let Ok((len, from)) = s.recv_from(buf) {
+        if from != node {
+            continue;
+        }
+        match wire::decode(&buf[..len]) {
+            Ok(Packet::Getpeer { cookie }) => {
+                let m = Msg {
+                    op: Op::Peer,
+                    token: cookie,
+                    cookie: &[1; 8],
+                    ..Msg::default()
+                };
+                let mut out = [0u8; 64];
+                if let Ok(k) = wire::encode_into(&m, &mut out) {
+                    let _ = s.send_to(&out[..k], node);
+                    n += 1;
+                }
+            }
+            Ok(Packet::Put(p)) => on_put(p.work),
+            _ => {}
+        }
+    }
+    n
+}
