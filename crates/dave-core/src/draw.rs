@@ -14,6 +14,9 @@ pub struct Fenwick {
     w: Box<[f64]>,
     /// Partial sums, 1-based.
     t: Box<[f64]>,
+    /// The sum of all weights, kept as they change (exact again after
+    /// every `scale`).
+    sum: f64,
 }
 
 impl Fenwick {
@@ -22,6 +25,7 @@ impl Fenwick {
         Fenwick {
             w: vec![0.0; n].into_boxed_slice(),
             t: vec![0.0; n + 1].into_boxed_slice(),
+            sum: 0.0,
         }
     }
 
@@ -38,6 +42,7 @@ impl Fenwick {
         if d == 0.0 {
             return;
         }
+        self.sum += d;
         let mut k = i + 1;
         while k < self.t.len() {
             self.t[k] += d;
@@ -45,8 +50,13 @@ impl Fenwick {
         }
     }
 
-    /// Sum of all weights.
+    /// Sum of all weights, in O(1).
     pub fn total(&self) -> f64 {
+        self.sum.max(0.0)
+    }
+
+    /// Sum of all weights from the tree, in O(log n) (to check `total`).
+    pub fn tree_total(&self) -> f64 {
         let mut k = self.w.len();
         let mut s = 0.0;
         while k > 0 {
@@ -89,6 +99,7 @@ impl Fenwick {
     }
 
     fn rebuild(&mut self) {
+        self.sum = self.w.iter().sum();
         let n = self.w.len();
         self.t[0] = 0.0;
         self.t[1..].copy_from_slice(&self.w);
@@ -192,6 +203,7 @@ mod tests {
         f.set(5, 3.0);
         f.set(9, 4.0);
         assert_eq!(f.total(), 8.0);
+        assert_eq!(f.tree_total(), 8.0);
         assert_eq!(f.find(0.0), 2);
         assert_eq!(f.find(0.99), 2);
         assert_eq!(f.find(1.0), 5);

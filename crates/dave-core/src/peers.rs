@@ -505,7 +505,10 @@ impl Peers {
                 }
                 let i = self.fen.find(unit(rand()) * total);
                 if i >= self.list.len() || self.fen.get(i) <= 0.0 {
-                    continue;
+                    // Only rounding lands on a weight of zero: the trust
+                    // left is dust (or the running total drifted); draw
+                    // uniformly.
+                    break;
                 }
                 let p = &self.list[i];
                 if !still(p) {
@@ -609,9 +612,10 @@ impl Peers {
         }
         self.elig.check()?;
         let sum: f64 = (0..self.list.len()).map(|i| self.fen.get(i)).sum();
-        let total = self.fen.total();
-        if (total - sum).abs() > 1e-9 * sum.max(1.0) {
-            return Err(format!("trust sums to {sum} but draws see {total}"));
+        for total in [self.fen.total(), self.fen.tree_total()] {
+            if (total - sum).abs() > 1e-9 * sum.max(1.0) {
+                return Err(format!("trust sums to {sum} but draws see {total}"));
+            }
         }
         Ok(())
     }
