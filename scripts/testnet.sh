@@ -34,6 +34,8 @@ options:
   --jitter MS     delay jitter (default DELAY/4)
   --loss PCT      packet loss per link, e.g. 1 or 0.5 (default 1)
   --timeout SECS  give up on nodes the value has not reached by then (default 30)
+  --rate RATE     every node's --rate (e.g. 200: dats a second; default the
+                  daemon's EPOCH); many nodes on few cores need a low one
   --bin PATH      the daved binary (default: cargo build --release, then
                   target/release/daved)
   --keep          leave the network running at the end and print how to use
@@ -77,6 +79,7 @@ delay=20
 jitter=
 loss=1
 timeout=30
+rate=
 bin=
 keep=0
 json=0
@@ -88,13 +91,14 @@ while [ $# -gt 0 ]; do
     usage
     exit 0
     ;;
-  --delay | --jitter | --loss | --timeout | --bin | --down)
+  --delay | --jitter | --loss | --timeout | --rate | --bin | --down)
     [ $# -ge 2 ] || die_usage "$1 needs a value"
     case "$1" in
     --delay) delay=$2 ;;
     --jitter) jitter=$2 ;;
     --loss) loss=$2 ;;
     --timeout) timeout=$2 ;;
+    --rate) rate=$2 ;;
     --bin) bin=$2 ;;
     --down) down=$2 ;;
     esac
@@ -336,10 +340,13 @@ worker() {
   }
 
   nodepid=()
+  rate_args=()
+  [ -z "$rate" ] || rate_args=(--rate "$rate")
+  nodes_t0=$(date +%s.%N)
   for i in $(seq 1 "$n"); do
     edge=()
     [ "$i" -gt 1 ] && edge=(-e "$(addr 1):$port")
-    start_bg ip netns exec "$(nsname "$i")" "$bin" -l "$(addr "$i"):$port" "${edge[@]}" --status 1 \
+    start_bg ip netns exec "$(nsname "$i")" "$bin" -l "$(addr "$i"):$port" "${edge[@]}" "${rate_args[@]}" --status 1 \
       >"$tmp/node$i.log" 2>&1 </dev/null 3>&-
     nodepid[i]=$!
   done
@@ -543,14 +550,29 @@ worker() {
     }
   done
 
+  # What the nodes cost: CPU time since they started over the time since
+  # then, and resident memory, from /proc.
+  hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+  secs=$(awk -v a="$nodes_t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  res=$(for i in $(seq 1 "$n"); do
+    p=${nodepid[i]}
+    ticks=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+    echo "${ticks:-0} ${rss:-0}"
+  done | awk -v hz="$hz" -v s="$secs" '
+    { c = 100 * $1 / hz / s; sc += c; if (c > mc) mc = c; sr += $2; if ($2 > mr) mr = $2; k++ }
+    END { printf "%.1f %.1f %.1f %d %d %.1f", sc / k, mc, sc, sr / k, mr, s }')
+  read -r cpu_mean cpu_max cpu_all rss_mean rss_max run_secs <<<"$res"
+  say "cost per node over ${run_secs} s: CPU ${cpu_mean}% on average, ${cpu_max}% at most (${cpu_all}% for all $n together); resident memory $((rss_mean / 1024)) MiB on average, $((rss_max / 1024)) MiB at most${rate:+ (--rate $rate)}"
+
   if [ "$json" = 1 ]; then
     jnum() { if [ "$1" = never ]; then echo null; else echo "$1"; fi; }
     arr=
     for i in $(seq 1 "$n"); do arr="$arr${arr:+,}${times[i]:-null}"; done
-    printf '{"run":"%s","nodes":%d,"delay_ms":%d,"jitter_ms":%d,"loss_pct":%s,"impairment":"%s","applied_delay_ms":%d,"mesh_ms":%d,"writer":%d,"reader":%d,"work":"%s","readback_ok":%s,"reach_ms":[%s],"reached":%d,"p50_ms":%s,"p90_ms":%s,"p100_ms":%s,"max_ms":%d}\n' \
+    printf '{"run":"%s","nodes":%d,"delay_ms":%d,"jitter_ms":%d,"loss_pct":%s,"impairment":"%s","applied_delay_ms":%d,"mesh_ms":%d,"writer":%d,"reader":%d,"work":"%s","readback_ok":%s,"reach_ms":[%s],"reached":%d,"p50_ms":%s,"p90_ms":%s,"p100_ms":%s,"max_ms":%d,"rate":"%s","cpu_pct_mean":%s,"cpu_pct_max":%s,"rss_kb_mean":%d,"rss_kb_max":%d}\n' \
       "$rid" "$n" "$delay" "$jitter" "$loss" "$impair" "$([ "$impair" = netem ] && echo "$delay" || echo 0)" "$mesh_ms" "$writer" "$reader" "$work" \
       "$([ "$readback" = 1 ] && echo true || echo false)" "$arr" "$reached" \
-      "$(jnum "$p50")" "$(jnum "$p90")" "$(jnum "$p100")" "$max"
+      "$(jnum "$p50")" "$(jnum "$p90")" "$(jnum "$p100")" "$max" "$rate" "$cpu_mean" "$cpu_max" "$rss_mean" "$rss_max"
   fi
 
   problems=()
