@@ -10,7 +10,8 @@ mod common;
 
 use common::{free_port, start_node, tmpdir, Nodes, BIN};
 use dave::handshake::{handshake, with_token};
-use dave_core::wire::{self, Cookie, Msg, Op};
+use dave_core::testing::getpeer;
+use dave_core::wire::{self, Cookie};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -46,18 +47,7 @@ fn wait_status(port: u16, key: &str, what: &str, ok: impl Fn(u64) -> bool, limit
     }
 }
 
-fn getpeer(cookie: &Cookie) -> Vec<u8> {
-    let mut buf = [0u8; 32];
-    let m = Msg {
-        op: Op::Getpeer,
-        cookie,
-        ..Msg::default()
-    };
-    let n = wire::encode_into(&m, &mut buf).unwrap();
-    buf[..n].to_vec()
-}
-
-/// [`serve`], ignoring PUTs.
+/// [`common::serve_peer`], ignoring PUTs.
 fn answer_pings(s: &UdpSocket, node: SocketAddr, buf: &mut [u8]) -> usize {
     common::serve_peer(s, node, buf, |_| {})
 }
@@ -88,7 +78,7 @@ fn strangers_take_no_place_and_an_honest_newcomer_still_gets_in() {
 
     // They ask once and never quote the cookie they are handed.
     for (i, s) in socks.iter().enumerate() {
-        s.send_to(&getpeer(&(i as u64).to_le_bytes()), node)
+        s.send_to(&getpeer(&(i as u64).to_le_bytes(), None), node)
             .unwrap();
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -119,7 +109,8 @@ fn strangers_take_no_place_and_an_honest_newcomer_still_gets_in() {
     }
     std::thread::sleep(Duration::from_millis(5));
     for (s, t) in socks.iter().zip(&tokens) {
-        s.send_to(&with_token(&getpeer(&[2; 8]), t), node).unwrap();
+        s.send_to(&with_token(&getpeer(&[2; 8], None), t), node)
+            .unwrap();
     }
     let t0 = Instant::now();
     let mut pongs = 0;
@@ -190,7 +181,8 @@ fn strangers_take_no_place_and_an_honest_newcomer_still_gets_in() {
     std::thread::sleep(Duration::from_millis(5));
     for (s, t) in newcomers.iter().zip(&ntok) {
         s.set_nonblocking(true).unwrap();
-        s.send_to(&with_token(&getpeer(&[3; 8]), t), node).unwrap();
+        s.send_to(&with_token(&getpeer(&[3; 8], None), t), node)
+            .unwrap();
     }
     let mut got: Vec<std::collections::HashSet<[u8; 32]>> = vec![Default::default(); 8];
     let t0 = Instant::now();

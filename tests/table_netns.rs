@@ -14,7 +14,8 @@ mod common;
 
 use common::{text, tmpdir, BIN};
 use dave::handshake::{handshake, with_token};
-use dave_core::wire::{self, Cookie, Msg, Op};
+use dave_core::testing::getpeer;
+use dave_core::wire;
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -155,17 +156,6 @@ fn json_num(json: &str, key: &str) -> Option<u64> {
         .ok()
 }
 
-fn getpeer(cookie: &Cookie) -> Vec<u8> {
-    let mut buf = [0u8; 32];
-    let m = Msg {
-        op: Op::Getpeer,
-        cookie,
-        ..Msg::default()
-    };
-    let n = wire::encode_into(&m, &mut buf).unwrap();
-    buf[..n].to_vec()
-}
-
 /// The table replayed from the node's log: entries per /16 at the end, the
 /// most any /16 in `watch` held at any moment, and the addresses that were
 /// ever in it. A slot won from its occupant logs the add, then the
@@ -295,10 +285,10 @@ fn many_addresses_of_one_slash16_hold_group_max_entries_and_a_newcomer_gets_in()
         );
         if Instant::now() >= next {
             for (s, t) in socks.iter().zip(&tokens) {
-                let _ = s.send_to(&with_token(&getpeer(&[2; 8]), t), node);
+                let _ = s.send_to(&with_token(&getpeer(&[2; 8], None), t), node);
             }
             if let Some(t) = &ntoken {
-                let _ = newcomer.send_to(&with_token(&getpeer(&[3; 8]), t), node);
+                let _ = newcomer.send_to(&with_token(&getpeer(&[3; 8], None), t), node);
             }
             next += Duration::from_millis(50);
         }
