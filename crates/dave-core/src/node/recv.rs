@@ -281,20 +281,12 @@ impl Node {
     /// table or earns trust.
     pub(super) fn on_put(&mut self, src: SocketAddr, m: &Put<'_>, valid: bool) {
         let work = m.work;
-        if let Some(slot) = self.store.find_work(work) {
+        if self.store.find_work(work).is_some() {
             self.stats.puts_known += 1;
-            let mut answer = false;
             if valid {
                 self.saw(src);
-                answer = self.answers_pull(src, m);
             }
-            if !self.gets.is_empty() {
-                answer |= self.answer_gets(slot, src) && valid;
-            }
-            if answer {
-                self.credit(src);
-            }
-            return;
+            return self.on_answer(src, m, valid);
         }
         // Everything cheap first; the signature (about 33 µs) last.
         let d = match check_put(m, self.now_ms, &self.cfg, false) {
@@ -338,9 +330,16 @@ impl Node {
             val_len,
             from: src,
         });
+        self.on_answer(src, m, valid);
+    }
+
+    /// A held dat arrived from `src`: it completes the pending GETs it
+    /// answers, and a validated one that answers one of our pulls or GETs
+    /// earns `src` PULL_CREDIT.
+    fn on_answer(&mut self, src: SocketAddr, m: &Put<'_>, valid: bool) {
         let mut answer = valid && self.answers_pull(src, m);
         if !self.gets.is_empty() {
-            if let Some(slot) = self.store.find_work(work) {
+            if let Some(slot) = self.store.find_work(m.work) {
                 answer |= self.answer_gets(slot, src) && valid;
             }
         }
