@@ -518,8 +518,83 @@ fn replies_to_strangers_stay_within_the_budget_whatever_the_sources() {
     // The rest were refused by the budget, or by the packet filter (a
     // small filter: some keys collide).
     let filtered = n.stats().drop_count(Reason::Filter);
-    assert_eq!(n.stats().reply_budget + filtered, 10_000 - budget as u64);
+    let refused = n.stats().reply_budget + n.stats().reply_share;
+    assert_eq!(refused + filtered, 10_000 - budget as u64);
     assert!(n.peers().is_empty());
+}
+
+/// One address group (here a private /24, 254 addresses) asking for
+/// cookies as fast as it can gets its share's burst, and every group on
+/// another share is still answered (docs/protocol.md 5.3).
+#[test]
+fn one_group_cannot_spend_the_reply_budget_of_the_others() {
+    let mut net = Net::new(1, |_, _| {});
+    net.run(1);
+    let n = &mut net.nodes[0];
+    net.wire.clear();
+    let q = getpeer(&[3; 8], None);
+    let loud = |i: u32| SocketAddr::from(([10, 9, 9, 1 + (i % 254) as u8], 4000));
+    let mut answered = 0;
+    for i in 0..1000u32 {
+        n.handle_packet(loud(i), &q);
+        answered += sent_to(n, loud(i)).len();
+        if i % 254 == 253 {
+            tick(n, n.epoch() + 1);
+        }
+    }
+    assert_eq!(answered as u64, dave_core::REPLY_SHARE_BURST);
+    assert!(n.stats().reply_share > 900, "{:?}", n.stats().reply_share);
+    assert_eq!(n.stats().reply_budget, 0, "the budget was not spent");
+    let share = n.peers().share_of(loud(0));
+    let mut others = 0;
+    for g in 0..40u8 {
+        let a = SocketAddr::from(([10, 20, g, 1], 4000));
+        if n.peers().share_of(a) == share {
+            continue;
+        }
+        others += 1;
+        n.handle_packet(a, &q);
+        assert_eq!(sent_to(n, a).len(), 1, "{a} was not answered");
+    }
+    assert!(others >= 30);
+}
+
+/// A peer validated within 2 x PING that asks without a token (it
+/// learned the address anew) has proved it receives there: it gets its
+/// cookie even when the budget for unproven addresses is spent.
+#[test]
+fn a_proven_peer_without_its_token_is_answered_outside_the_budget() {
+    let mut net = Net::new(1, |_, _| {});
+    net.run(1);
+    let n = &mut net.nodes[0];
+    net.wire.clear();
+    let friend = addr(7);
+    handshake(n, friend);
+    assert_eq!(n.peers().len(), 1);
+    let q = getpeer(&[3; 8], None);
+    // Spend the budget with strangers in many groups.
+    for i in 0..2000u32 {
+        let a = SocketAddr::from(([10, (i >> 8) as u8, i as u8, 1], 4000));
+        n.handle_packet(a, &q);
+        sent_to(n, a);
+    }
+    assert!(n.stats().reply_budget > 0, "the budget is spent");
+    let stranger = SocketAddr::from(([10, 99, 99, 1], 4000));
+    n.handle_packet(stranger, &q);
+    assert!(sent_to(n, stranger).is_empty());
+    tick(n, n.epoch() + 1); // one GETPEER per source and epoch passes the filter
+                            // A tick may refill one reply: strangers take it until one is refused.
+    let before = n.stats().reply_budget;
+    for g in 0..8u8 {
+        let a = SocketAddr::from(([10, 98, g, 1], 4000));
+        n.handle_packet(a, &q);
+        sent_to(n, a);
+    }
+    assert!(n.stats().reply_budget > before, "the budget is still spent");
+    n.handle_packet(friend, &q);
+    let out = sent_to(n, friend);
+    assert_eq!(out.len(), 1, "the proven peer got its cookie");
+    assert!(matches!(wire::decode(&out[0]), Ok(Packet::Peer { .. })));
 }
 
 #[test]
@@ -581,4 +656,46 @@ fn same_seed_same_traffic() {
         net.nodes.iter().map(|n| *n.stats()).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
+}
+
+/// Peer exchange (docs/protocol.md 5.4): a peer that talks to the node
+/// all the time is never silent, so pings would never ask it for peers;
+/// every EXCHANGE epochs one eligible peer not asked within PING is.
+#[test]
+fn peers_that_talk_all_the_time_are_still_asked_for_peers() {
+    let asked = |exchange: u64| {
+        let mut net = Net::new(1, |_, c| c.exchange_epochs = exchange);
+        net.run(1);
+        let n = &mut net.nodes[0];
+        net.wire.clear();
+        let friends = [addr(7), addr(8)];
+        let tokens = friends.map(|f| handshake(n, f));
+        let ping = n.config().ping_epochs;
+        let start = n.epoch() + n.config().delay_epochs;
+        let end = start + 3 * ping;
+        let mut asked = 0;
+        for e in n.epoch() + 1..end {
+            tick(n, e);
+            if e % 64 == 0 {
+                // Each friend says something validated: never silent.
+                for (f, t) in friends.iter().zip(&tokens) {
+                    n.handle_packet(*f, &getpeer(&[9; 8], Some(t)));
+                }
+            }
+            while let Some((to, b)) = n.peek_transmit() {
+                let getpeer = matches!(wire::decode(b), Ok(Packet::Getpeer { .. }));
+                if e >= start && getpeer && friends.contains(&to) {
+                    asked += 1;
+                }
+                n.pop_transmit();
+            }
+        }
+        (asked, n.stats().exchanges)
+    };
+    let (none, _) = asked(0);
+    assert_eq!(none, 0, "without peer exchange no talking peer is asked");
+    let (some, exchanges) = asked(dave_core::EXCHANGE_EPOCHS);
+    // Each friend at most once per PING, so 2 x 3 at most in 3 x PING.
+    assert!((4..=6).contains(&some), "asked {some} times");
+    assert!(exchanges >= some as u64);
 }

@@ -52,6 +52,15 @@ pub const UNVALIDATED_REPLIES: u64 = 64;
 /// node's socket; 3 s of these replies must stay well below its 2 MiB send
 /// buffer, or the node's own sends stall (docs/security.md).
 pub const UNVALIDATED_REPLY_EPOCHS: u64 = 32;
+/// One address group's share of the budget for replies to unproven
+/// addresses: at most one such reply per REPLY_SHARE_SPLIT x
+/// [`UNVALIDATED_REPLY_EPOCHS`] epochs (at the default EPOCH about 30 a
+/// second, a sixteenth of the whole), so that a few groups cannot spend
+/// the budget every honest newcomer's first contact needs.
+pub const REPLY_SHARE_SPLIT: u64 = 16;
+/// Replies to unproven addresses one group may send at once, above its
+/// share's rate.
+pub const REPLY_SHARE_BURST: u64 = 4;
 /// Epochs between redrawing one bucket's rank seed (docs/protocol.md 5.4):
 /// about 0.27 s, so with 64 buckets each is redrawn every 17 s and an
 /// entry that won its slot on rank defends it against a fresh draw that
@@ -73,6 +82,14 @@ pub const OWN_PUSHES: u32 = 8;
 /// Trust earned by a validated answer to one of our pulls or GETs, chosen
 /// in the simulator (docs/simulation.md).
 pub const PULL_CREDIT: f64 = 1.0;
+/// Epochs between two GETPEERs sent to ask for peers (peer exchange), each
+/// to a peer drawn uniformly among the eligible ones that were not asked
+/// within PING epochs (docs/protocol.md 5.4): about 240 a second. Pings
+/// go only to silent peers, and the peers a node hears from constantly
+/// would otherwise never be asked; a node that learns addresses slower
+/// than an attacker who asks 100 times as often fills its table with the
+/// attacker's (docs/simulation.md, figure 6). 0: none.
+pub const EXCHANGE_EPOCHS: u64 = 64;
 /// Candidates (edges and learned addresses not yet validated) kept.
 pub const CANDIDATES: usize = 64;
 /// Application GETs in flight at once.
@@ -156,6 +173,8 @@ pub struct Config {
     pub trust_half_epochs: u64,
     /// See [`PULL_CREDIT`].
     pub pull_credit: f64,
+    /// See [`EXCHANGE_EPOCHS`] (0: no peer exchange).
+    pub exchange_epochs: u64,
 }
 
 impl Default for Config {
@@ -194,6 +213,7 @@ impl Default for Config {
             own_pushes: OWN_PUSHES,
             trust_half_epochs: TRUST_HALF_EPOCHS,
             pull_credit: PULL_CREDIT,
+            exchange_epochs: EXCHANGE_EPOCHS,
         }
     }
 }

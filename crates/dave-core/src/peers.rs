@@ -52,6 +52,9 @@ pub const BUCKET_SLOTS: usize = 16;
 /// Most entries of one address group (GROUP_MAX): the slots of its bucket
 /// a group may use.
 pub const GROUP_MAX: usize = 4;
+/// Shares of the budget for replies to unproven addresses: each address
+/// group draws on one, by a keyed hash (docs/protocol.md 5.3).
+pub const REPLY_SHARES: usize = 64;
 /// Entries of a bucket that newcomers cannot displace: its most trusted
 /// live ones (trust above zero).
 pub const PROTECTED: usize = 4;
@@ -218,6 +221,14 @@ impl Peers {
         let within = Self::addr_hash(&self.place, &a) % GROUP_MAX.min(self.bucket_slots) as u64;
         let s = ((first + within) % self.bucket_slots as u64) as usize;
         (b, s)
+    }
+
+    /// Which of [`REPLY_SHARES`] shares of the reply budget `a`'s group
+    /// draws on (docs/protocol.md 5.3): a keyed hash of the group, so
+    /// nobody can choose addresses that land on another's share.
+    pub fn share_of(&self, a: SocketAddr) -> usize {
+        let g = crate::group::group(a);
+        (self.place.hash(&[b"reply", &g]) % REPLY_SHARES as u64) as usize
     }
 
     /// `a`'s rank in bucket `b` under its current seed (lower wins).

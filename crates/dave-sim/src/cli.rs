@@ -178,6 +178,12 @@ pub fn options() -> getopts::Options {
     );
     o.optopt(
         "",
+        "exchange",
+        "EXCHANGE of every node: epochs between GETPEERs asking a peer for peers, 0 for none (default 64)",
+        "EPOCHS",
+    );
+    o.optopt(
+        "",
         "batch",
         "epochs per wake: nodes tick every B epochs and read at the wake (default 1, lockstep)",
         "B",
@@ -313,6 +319,7 @@ pub fn config_from(m: &getopts::Matches) -> Result<SimConfig, String> {
     pct(m, "writers", &mut c.writers_ppm)?;
     num(m, "trust-half", &mut c.trust_half)?;
     num(m, "pull-credit", &mut c.pull_credit)?;
+    num(m, "exchange", &mut c.exchange)?;
     pct(m, "sybil", &mut c.sybil_ppm)?;
     if let Some(s) = m.opt_str("sybil-mode") {
         c.sybil_mode = SybilMode::parse(&s)

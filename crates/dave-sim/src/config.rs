@@ -201,6 +201,8 @@ pub struct SimConfig {
     pub trust_half: u64,
     /// PULL_CREDIT of every node.
     pub pull_credit: f64,
+    /// EXCHANGE of every node, in epochs (0: no peer exchange).
+    pub exchange: u64,
     /// Epochs per wake: a node ticks once every `batch` epochs (catching
     /// up, as the UDP driver does after a timer wake) and reads what
     /// arrived since at that wake. 1 is lockstep.
@@ -266,6 +268,7 @@ impl SimConfig {
             fanout: dave_core::FANOUT,
             trust_half: dave_core::TRUST_HALF_EPOCHS,
             pull_credit: dave_core::PULL_CREDIT,
+            exchange: dave_core::EXCHANGE_EPOCHS,
             batch: 1,
             sybil_ppm: 0,
             sybil_mode: SybilMode::Own,
@@ -453,6 +456,11 @@ impl SimConfig {
             "pull-credit",
             self.pull_credit.to_string(),
             d.pull_credit.to_string(),
+        );
+        flag(
+            "exchange",
+            self.exchange.to_string(),
+            d.exchange.to_string(),
         );
         flag("batch", self.batch.to_string(), d.batch.to_string());
         flag("sybil", ppm_pct(self.sybil_ppm), ppm_pct(d.sybil_ppm));

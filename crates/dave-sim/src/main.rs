@@ -12,7 +12,7 @@ const ABOUT: &str = "dave-sim: many dave nodes in virtual time, driven by one se
 
 const EXAMPLES: &str = "\
 --nodes, --loss, --dup, --latency, --jitter, --churn, --background,
---writes, --cap, --bits, --probe, --pushes, --trust-half, --pull-credit,
+--writes, --cap, --bits, --probe, --pushes, --trust-half, --pull-credit, --exchange,
 --batch, --sybil, --sybil-mode and --max-peers take comma-separated lists: every combination runs and is one
 row of the table. --seeds K runs each combination with K seeds (SEED,
 SEED+1, ...).
@@ -47,6 +47,7 @@ const SWEEP: &[&str] = &[
     "fanout",
     "trust-half",
     "pull-credit",
+    "exchange",
     "batch",
     "sybil",
     "sybil-mode",
@@ -93,6 +94,7 @@ const FLAGS: &[&str] = &[
     "fanout",
     "trust-half",
     "pull-credit",
+    "exchange",
     "batch",
     "sybil",
     "sybil-mode",

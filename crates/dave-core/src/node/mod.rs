@@ -7,12 +7,15 @@
 //! [`Event`]s. Everything is allocated in [`Node::new`].
 
 use crate::candidates::Candidates;
-use crate::config::{Config, ConfigError, CANDIDATES, EVENT_SLOTS, GET_RESEND_PULLS};
+use crate::config::{
+    Config, ConfigError, CANDIDATES, EVENT_SLOTS, GET_RESEND_PULLS, REPLY_SHARE_BURST,
+    REPLY_SHARE_SPLIT,
+};
 use crate::cookie::Secrets;
 use crate::filter::{self, PacketFilter, Verdict};
 use crate::index::KeyedHash;
 use crate::note::{Note, Notes};
-use crate::peers::{canonical, scope_allows, Admit, Contest, Peer, Peers, NEVER};
+use crate::peers::{canonical, scope_allows, Admit, Contest, Peer, Peers, NEVER, REPLY_SHARES};
 use crate::pow;
 pub use crate::reason::{Reason, REASONS};
 use crate::store::{Insert, Store};
@@ -123,6 +126,10 @@ pub struct Node {
     /// Replies the node may still send to unvalidated addresses (refilled
     /// one per epoch up to `Config::unvalidated_replies`).
     reply_tokens: u64,
+    /// Each share's theoretical arrival time (GCRA): a group's replies to
+    /// unproven addresses take at most a [`REPLY_SHARE_SPLIT`]-th of the
+    /// budget's rate, with a burst of [`REPLY_SHARE_BURST`].
+    reply_shares: [u64; REPLY_SHARES],
     secrets: Secrets,
     candidates: Candidates,
     stats: Stats,
@@ -175,6 +182,7 @@ impl Node {
         }
         Node {
             reply_tokens: cfg.unvalidated_replies,
+            reply_shares: [0; REPLY_SHARES],
             reseed_cursor: 0,
             secrets: Secrets::new(secret),
             candidates,

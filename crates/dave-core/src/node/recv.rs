@@ -164,11 +164,25 @@ impl Node {
 
     /// One reply to an address that has not proved it receives there, if
     /// the node's budget for such replies allows (docs/protocol.md 5.3).
-    fn unvalidated_reply_ok(&mut self) -> bool {
+    ///
+    /// The budget is shared by all sources, and each address group may
+    /// take at most a [`REPLY_SHARE_SPLIT`]-th of its rate, with a burst
+    /// of [`REPLY_SHARE_BURST`]. So the few groups of a loud party, whose
+    /// first-contact GETPEERs would otherwise spend the whole budget,
+    /// cannot keep the others' handshakes unanswered.
+    fn unvalidated_reply_ok(&mut self, src: SocketAddr) -> bool {
         if self.reply_tokens == 0 {
             self.stats.reply_budget += 1;
             return false;
         }
+        let period = self.cfg.unvalidated_reply_epochs * REPLY_SHARE_SPLIT;
+        let s = self.peers.share_of(src);
+        let tat = self.reply_shares[s].max(self.epoch);
+        if tat - self.epoch > period * (REPLY_SHARE_BURST - 1) {
+            self.stats.reply_share += 1;
+            return false;
+        }
+        self.reply_shares[s] = tat + period;
         self.reply_tokens -= 1;
         true
     }
@@ -182,7 +196,16 @@ impl Node {
         if !valid {
             // A stranger learns our cookie, and nothing else: the answer
             // is one datagram, at most 20 bytes larger than the question.
-            if m.encoded_len() > len + 20 || !self.unvalidated_reply_ok() {
+            // A peer validated within 2 x PING that has no token for us
+            // (it learned our address anew) has proved it receives there,
+            // so its answer is outside the budget, which is for addresses
+            // that have not (docs/protocol.md 5.3).
+            let live = 2 * self.cfg.ping_epochs;
+            let proved = self
+                .peers
+                .find(src)
+                .is_some_and(|i| self.peers.get(i).silence(self.epoch) < live);
+            if m.encoded_len() > len + 20 || !(proved || self.unvalidated_reply_ok(src)) {
                 return;
             }
             return self.enqueue_raw(src, &m);

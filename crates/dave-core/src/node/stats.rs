@@ -60,6 +60,12 @@ pub struct Stats {
     pub push_no_peer: u64,
     /// Validated answers to our pulls and GETs credited with PULL_CREDIT.
     pub pull_credits: u64,
+    /// GETPEERs sent for peer exchange (not for silence or a stale token).
+    pub exchanges: u64,
+    /// Replies to unproven addresses refused because their group had
+    /// spent its share of the budget (`reply_budget` counts those refused
+    /// because the whole budget was spent).
+    pub reply_share: u64,
 }
 
 impl Stats {

@@ -90,6 +90,9 @@ impl Node {
         if self.clocks.pull.due(e) {
             self.pull();
         }
+        if self.cfg.exchange_epochs > 0 && self.clocks.exchange.due(e) {
+            self.exchange();
+        }
         self.sweep_peers();
         if self.clocks.prune.due(e) {
             self.prune();
@@ -219,6 +222,25 @@ impl Node {
             ..Msg::default()
         };
         self.enqueue(to, &m);
+    }
+
+    /// Peer exchange: a GETPEER to a peer drawn uniformly among the
+    /// eligible ones not asked within PING epochs, whether it is silent or
+    /// not (docs/protocol.md 5.4).
+    fn exchange(&mut self) {
+        let now = self.epoch;
+        let ping = self.cfg.ping_epochs;
+        let cfg = &self.cfg;
+        let rng = &mut self.rng;
+        let pick = self.peers.draw_uniform(
+            || rng.next_u64(),
+            |p| Self::gossip_ok(p, now, cfg),
+            |p| p.pinged == NEVER || now.saturating_sub(p.pinged) >= ping,
+        );
+        if let Some(i) = pick {
+            self.stats.exchanges += 1;
+            self.ping(i);
+        }
     }
 
     pub(super) fn ping(&mut self, i: usize) {
@@ -366,6 +388,7 @@ pub(super) struct Clocks {
     pub(super) seed: Every,
     pub(super) pull: Every,
     pub(super) prune: Every,
+    pub(super) exchange: Every,
 }
 
 impl Clocks {
@@ -379,6 +402,7 @@ impl Clocks {
             seed: Every::new(c.seed_epochs),
             pull: Every::new(c.pull_epochs),
             prune: Every::new(c.prune_epochs),
+            exchange: Every::new(c.exchange_epochs),
         }
     }
 }

@@ -433,8 +433,12 @@ impl Sim {
 
     fn node_config(&self, i: usize, incarnation: u32) -> Config {
         let mut c = Config::default().with_dat_cap(self.dat_cap);
+        c.exchange_epochs = self.cfg.exchange;
         if self.members[i].sybil && self.cfg.sybil_rate > 1 {
             c.ping_epochs = (c.ping_epochs / self.cfg.sybil_rate).max(1);
+            if c.exchange_epochs > 0 {
+                c.exchange_epochs = (c.exchange_epochs / self.cfg.sybil_rate).max(1);
+            }
         }
         c.epoch_ns = self.cfg.epoch_ns;
         c.filter_cap = self.cfg.filter_cap;

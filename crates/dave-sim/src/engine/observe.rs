@@ -232,6 +232,7 @@ fn add_stats(s: &mut Stats, n: &Stats) {
     s.ring_evicted += n.ring_evicted;
     s.push_no_peer += n.push_no_peer;
     s.pull_credits += n.pull_credits;
+    s.exchanges += n.exchanges;
 }
 
 pub(crate) fn all_hold(sim: &Sim, k: usize) -> bool {
