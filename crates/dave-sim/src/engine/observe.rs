@@ -222,6 +222,9 @@ fn add_stats(s: &mut Stats, n: &Stats) {
     s.outbox_full += n.outbox_full;
     s.peers_added += n.peers_added;
     s.peers_dropped += n.peers_dropped;
+    s.peers_evicted += n.peers_evicted;
+    s.reply_budget += n.reply_budget;
+    s.reply_share += n.reply_share;
     s.peers_full += n.peers_full;
     s.pds_refused += n.pds_refused;
     s.dats_pruned += n.dats_pruned;

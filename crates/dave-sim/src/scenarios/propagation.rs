@@ -16,6 +16,7 @@ pub fn ideal_rounds(n: usize) -> f64 {
 pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
     let cfg = sim.config().clone();
     sim.run_until(cfg.warmup_epochs)?;
+    let (s0, e0) = (sim.stats_sum(), sim.epoch());
     const QS: [u64; 4] = [50, 90, 99, 100];
     // Per trial: the epochs to each share of QS, and the share of nodes
     // whose first copy came straight from the writer.
@@ -79,6 +80,34 @@ pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError
         let until = sim.epoch() + TRIAL_GAP_EPOCHS;
         sim.run_until(until)?;
     }
+    // What a node sends, and how its table turns over, while the dats
+    // spread (per node that is up at the end, per second of virtual time).
+    let (s1, e1) = (sim.stats_sum(), sim.epoch());
+    let per = |x: u64| {
+        let secs = cfg.ms(e1 - e0) / 1000.0;
+        x as f64 / sim.up_nodes().len().max(1) as f64 / secs.max(1e-9)
+    };
+    o.put(
+        "bytes_out_per_node_s",
+        format!("{:.0}", per(s1.bytes_out - s0.bytes_out)),
+    );
+    o.put(
+        "pkts_out_per_node_s",
+        format!("{:.0}", per(s1.packets_out - s0.packets_out)),
+    );
+    o.put(
+        "added_per_node_s",
+        format!("{:.1}", per(s1.peers_added - s0.peers_added)),
+    );
+    o.put(
+        "evicted_per_node_s",
+        format!("{:.1}", per(s1.peers_evicted - s0.peers_evicted)),
+    );
+    o.put(
+        "dropped_per_node_s",
+        format!("{:.1}", per(s1.peers_dropped - s0.peers_dropped)),
+    );
+    o.put("table_mean", format!("{:.0}", sim.peer_means().0));
     o.put("trials", rows.len());
     o.put("bits", cfg.bits);
     // The first dat meets a network where all trust is zero; later dats
