@@ -559,6 +559,34 @@ fn one_group_cannot_spend_the_reply_budget_of_the_others() {
     assert!(others >= 30);
 }
 
+/// An address that has not proved it receives gets REPLY_REPEATS cookies
+/// per REPLY_REPEAT_EPOCHS, however often it asks: a cookie stays valid
+/// for at least ROTATE, and the second covers a lost first.
+#[test]
+fn an_unproven_address_gets_two_cookies_then_none_for_a_while() {
+    let mut net = Net::new(1, |_, _| {});
+    net.run(1);
+    let n = &mut net.nodes[0];
+    net.wire.clear();
+    let a = SocketAddr::from(([10, 7, 7, 7], 4000));
+    let q = getpeer(&[3; 8], None);
+    let mut answered = 0;
+    for k in 0..20u64 {
+        // One per 600 epochs: the budget and the group's share refill.
+        tick(n, n.epoch() + 600);
+        n.handle_packet(a, &q);
+        answered += sent_to(n, a).len();
+        assert!(k > 0 || answered == 1);
+    }
+    assert_eq!(answered as u32, dave_core::REPLY_REPEATS);
+    assert_eq!(n.stats().reply_repeat, 18);
+    assert_eq!(n.stats().reply_budget + n.stats().reply_share, 0);
+    // After the window, it is answered again.
+    tick(n, n.epoch() + dave_core::REPLY_REPEAT_EPOCHS);
+    n.handle_packet(a, &q);
+    assert_eq!(sent_to(n, a).len(), 1);
+}
+
 /// A peer validated within 2 x PING that asks without a token (it
 /// learned the address anew) has proved it receives there: it gets its
 /// cookie even when the budget for unproven addresses is spent.

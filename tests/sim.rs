@@ -258,6 +258,43 @@ fn later_dats_reach_every_node_within_four_push_rounds() {
     }
 }
 
+/// What a node does must not grow with the network (docs/simulation.md,
+/// "The network as it grows"): at 100 and 400 nodes, the datagrams each
+/// node handles per epoch and the bytes it sends per second stay within
+/// a quarter of each other, and later dats still reach 99% of the nodes
+/// within four push rounds. Counts, not timings: the simulator's wall time
+/// grows with its work, and its work is these events.
+#[test]
+fn what_a_node_does_does_not_grow_with_the_network() {
+    let per_node = |n: usize| {
+        let cfg = SimConfig {
+            nodes: n,
+            trials: 2,
+            writes_per_s: 10,
+            ..SimConfig::new(Scenario::Propagation)
+        };
+        let o = run(&cfg, 2);
+        let epochs = num(&o, "epochs_run", &cfg);
+        let dgrams = o.net.delivered as f64 / n as f64 / epochs;
+        let bytes = num(&o, "bytes_out_per_node_s", &cfg);
+        let round = max_latency_epochs(&cfg) + (2 * SEED_EPOCHS * PUSHES as u64) as f64;
+        let e99 = num(&o, "later_e99", &cfg);
+        assert!(
+            e99 <= 4.0 * round,
+            "{n} nodes: later_e99 {e99} epochs\nreplay: {}",
+            cfg.replay()
+        );
+        (dgrams, bytes, cfg.replay())
+    };
+    let (d1, b1, _) = per_node(100);
+    let (d4, b4, replay) = per_node(400);
+    assert!(d1 > 0.1 && b1 > 1e5, "{d1} datagrams, {b1} bytes");
+    assert!(
+        d4 <= 1.25 * d1 && b4 <= 1.25 * b1,
+        "per node: {d1:.3} -> {d4:.3} datagrams an epoch, {b1:.0} -> {b4:.0} bytes a second\nreplay: {replay}"
+    );
+}
+
 /// A GET goes at once to FANOUT live peers and again every 4 PULL
 /// periods. Dats are held by many nodes after a second, so nearly every
 /// lookup succeeds, and the median answer comes in the first round trip

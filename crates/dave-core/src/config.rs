@@ -61,6 +61,16 @@ pub const REPLY_SHARE_SPLIT: u64 = 16;
 /// Replies to unproven addresses one group may send at once, above its
 /// share's rate.
 pub const REPLY_SHARE_BURST: u64 = 4;
+/// An address that has not proved it receives gets at most
+/// [`REPLY_REPEATS`] cookies per this many epochs (ROTATE/4, about 17 s):
+/// a cookie stays valid for at least ROTATE, so an honest asker needs one,
+/// or two when the first is lost; more only spend the budget.
+pub const REPLY_REPEAT_EPOCHS: u64 = ROTATE_EPOCHS / 4;
+/// Cookies per address per [`REPLY_REPEAT_EPOCHS`].
+pub const REPLY_REPEATS: u32 = 2;
+/// Addresses remembered for that rule, in a fixed array indexed by a keyed
+/// hash of the address (a newer address takes an older one's place).
+pub const REPLY_RECENT: usize = 2048;
 /// Epochs between redrawing one bucket's rank seed (docs/protocol.md 5.4):
 /// about 0.27 s, so with 64 buckets each is redrawn every 17 s and an
 /// entry that won its slot on rank defends it against a fresh draw that

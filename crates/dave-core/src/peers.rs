@@ -231,6 +231,12 @@ impl Peers {
         (self.place.hash(&[b"reply", &g]) % REPLY_SHARES as u64) as usize
     }
 
+    /// A keyed hash of the address `a` (the table's index key), for
+    /// other per-address records the node keeps in fixed arrays.
+    pub fn addr_key(&self, a: SocketAddr) -> u64 {
+        Self::addr_hash(&self.place, &a)
+    }
+
     /// `a`'s rank in bucket `b` under its current seed (lower wins).
     fn rank(&self, b: usize, a: &SocketAddr) -> u64 {
         let ip = match a.ip() {

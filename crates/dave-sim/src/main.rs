@@ -131,6 +131,12 @@ fn main() -> ExitCode {
     o.optopt("", "svg", "draw the propagation curves into FILE (sybil scenario: the attackers' share of tables and trust over time)", "FILE");
     o.optopt(
         "",
+        "svg-scale",
+        "propagation runs of several sizes: draw the rounds to reach 99% and 100% of the nodes against N, beside push gossip's log2 N + ln N, into FILE",
+        "FILE",
+    );
+    o.optopt(
+        "",
         "svg-spread",
         "sybil scenario: draw how honest dats spread among the honest nodes into FILE",
         "FILE",
@@ -255,7 +261,7 @@ fn main() -> ExitCode {
         if !quiet {
             let events = out.net.ticks + out.net.delivered;
             eprintln!(
-                "# {} : {} epochs, {:.0} events ({:.2e} ticks + {:.2e} datagrams) in {:.1} s (build {:.1} s): {:.2e} events/s on {} thread(s)",
+                "# {} : {} epochs, {:.0} events ({:.2e} ticks + {:.2e} datagrams) in {:.1} s (build {:.1} s): {:.2e} events/s on {} thread(s), {:.1} s per virtual second{}",
                 c.replay(),
                 s.epoch(),
                 events as f64,
@@ -264,7 +270,9 @@ fn main() -> ExitCode {
                 wall,
                 built.as_secs_f64(),
                 events as f64 / (wall - built.as_secs_f64()).max(1e-9),
-                threads
+                threads,
+                wall / (c.ms(s.epoch()) / 1000.0).max(1e-9),
+                peak_rss().map_or(String::new(), |mb| format!(", peak memory {mb} MB so far"))
             );
         }
         outcomes.push((c.clone(), out));
@@ -284,6 +292,7 @@ fn main() -> ExitCode {
     let plots = [
         ("svg", if series { svg_series } else { svg }),
         ("svg-spread", svg),
+        ("svg-scale", svg_scale),
     ];
     for (flag, draw) in plots {
         let Some(path) = m.opt_str(flag) else {
@@ -368,6 +377,12 @@ impl Frame {
 
     /// The page, the title and the y axis.
     fn open(&self, title: &str) -> String {
+        self.open_with(title, |k| format!("{}%", k * 20))
+    }
+
+    /// The page, the title and a y axis whose k-th of 6 labels (k = 0..=5,
+    /// bottom up) is `label(k)`.
+    fn open_with(&self, title: &str, label: impl Fn(usize) -> String) -> String {
         let (w, h, l) = (self.w, self.h, self.l);
         let mut s = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n<text x=\"{:.1}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{title}</text>\n",
@@ -376,11 +391,11 @@ impl Frame {
         for k in 0..=5 {
             let y = self.y(k as f64 / 5.0);
             s.push_str(&format!(
-                "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}%</text>\n",
+                "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
                 l + self.pw,
                 l - 6.0,
                 y + 4.0,
-                k * 20
+                label(k)
             ));
         }
         s
@@ -599,6 +614,81 @@ fn svg_series(rows: &[(SimConfig, Outcome)]) -> String {
         n += 1;
     }
     f.close(s, n, "share of trust", "share of table entries")
+}
+
+/// Propagation runs of several sizes: rounds (mean link latencies) for
+/// later dats to reach 99% (solid) and 100% (dashed) of the nodes, and
+/// for the first dat to reach 99% (dotted), against N on a log axis,
+/// beside push gossip's log2 N + ln N rounds (grey).
+fn svg_scale(rows: &[(SimConfig, Outcome)]) -> String {
+    let f = Frame::new();
+    let mut pts: Vec<(f64, [Option<f64>; 3])> = rows
+        .iter()
+        .filter(|(c, _)| c.scenario == Scenario::Propagation)
+        .map(|(c, o)| {
+            let round = c.latency_us as f64 / 1000.0;
+            let r = |k: &str| o.num(k).map(|ms| ms / round);
+            (
+                c.nodes as f64,
+                [r("later_ms99"), r("later_ms100"), r("first_ms99")],
+            )
+        })
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (n0, n1) = match (pts.first(), pts.last()) {
+        (Some(a), Some(b)) => (a.0.max(2.0), b.0.max(a.0 * 10.0)),
+        _ => (10.0, 10_000.0),
+    };
+    let x0 = 10f64.powf(n0.log10().floor());
+    let x1 = 10f64.powf(n1.log10().ceil());
+    let xpos = |n: f64| f.l + f.pw * (n.log10() - x0.log10()) / (x1.log10() - x0.log10());
+    let ideal = |n: f64| n.log2() + n.ln();
+    let top = (ideal(x1) / 5.0).ceil() * 5.0;
+    let mut s = f.open_with("Rounds to reach the nodes, by network size", |k| {
+        trim(top * k as f64 / 5.0)
+    });
+    let mut d = x0;
+    while d <= x1 * 1.0001 {
+        f.tick(&mut s, xpos(d), &trim(d));
+        d *= 10.0;
+    }
+    f.caption(
+        &mut s,
+        "nodes (log scale); a round is one mean link latency",
+    );
+    let grid: Vec<(f64, f64)> = (0..=100)
+        .map(|k| {
+            let n = 10f64.powf(x0.log10() + (x1.log10() - x0.log10()) * k as f64 / 100.0);
+            (xpos(n), f.y(ideal(n) / top))
+        })
+        .collect();
+    f.curve(&mut s, "#999", false, &grid);
+    f.legend(&mut s, 0, "#999", "push gossip: log2 N + ln N");
+    let names = ["later dats, 99%", "later dats, 100%", "first dat, 99%"];
+    for (j, name) in names.iter().enumerate() {
+        let color = COLORS[j % COLORS.len()];
+        let line: Vec<(f64, f64)> = pts
+            .iter()
+            .filter_map(|(n, v)| v[j].map(|r| (xpos(*n), f.y(r / top))))
+            .collect();
+        f.curve(&mut s, color, j == 1, &line);
+        for (x, y) in &line {
+            s.push_str(&format!(
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{color}\"/>\n"
+            ));
+        }
+        f.legend(&mut s, j + 1, color, name);
+    }
+    f.close(s, names.len() + 1, "measured, 10 writes a second", "")
+}
+
+/// The process's peak resident memory in MB (Linux: VmHWM), if known.
+/// In a sweep it is the largest run's so far.
+fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 fn trim(x: f64) -> String {

@@ -8,8 +8,8 @@
 
 use crate::candidates::Candidates;
 use crate::config::{
-    Config, ConfigError, CANDIDATES, EVENT_SLOTS, GET_RESEND_PULLS, REPLY_SHARE_BURST,
-    REPLY_SHARE_SPLIT,
+    Config, ConfigError, CANDIDATES, EVENT_SLOTS, GET_RESEND_PULLS, REPLY_RECENT, REPLY_REPEATS,
+    REPLY_REPEAT_EPOCHS, REPLY_SHARE_BURST, REPLY_SHARE_SPLIT,
 };
 use crate::cookie::Secrets;
 use crate::filter::{self, PacketFilter, Verdict};
@@ -130,6 +130,9 @@ pub struct Node {
     /// unproven addresses take at most a [`REPLY_SHARE_SPLIT`]-th of the
     /// budget's rate, with a burst of [`REPLY_SHARE_BURST`].
     reply_shares: [u64; REPLY_SHARES],
+    /// Addresses recently sent a cookie without having proved they
+    /// receive: (tag, epoch of the first, count), by a keyed hash.
+    reply_recent: Vec<(u32, u64, u32)>,
     secrets: Secrets,
     candidates: Candidates,
     stats: Stats,
@@ -183,6 +186,7 @@ impl Node {
         Node {
             reply_tokens: cfg.unvalidated_replies,
             reply_shares: [0; REPLY_SHARES],
+            reply_recent: vec![(0, 0, 0); REPLY_RECENT],
             reseed_cursor: 0,
             secrets: Secrets::new(secret),
             candidates,

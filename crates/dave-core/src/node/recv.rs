@@ -170,7 +170,21 @@ impl Node {
     /// of [`REPLY_SHARE_BURST`]. So the few groups of a loud party, whose
     /// first-contact GETPEERs would otherwise spend the whole budget,
     /// cannot keep the others' handshakes unanswered.
+    ///
+    /// And one address gets at most [`REPLY_REPEATS`] cookies per
+    /// [`REPLY_REPEAT_EPOCHS`]: a party that asks again and again (it
+    /// re-learns our address faster than it keeps it) would otherwise
+    /// spend the budget within its shares.
     fn unvalidated_reply_ok(&mut self, src: SocketAddr) -> bool {
+        let key = self.peers.addr_key(src);
+        let r = (key as usize) % REPLY_RECENT;
+        let tag = (key >> 32) as u32;
+        let (t, at, count) = self.reply_recent[r];
+        let again = t == tag && self.epoch.saturating_sub(at) < REPLY_REPEAT_EPOCHS;
+        if again && count >= REPLY_REPEATS {
+            self.stats.reply_repeat += 1;
+            return false;
+        }
         if self.reply_tokens == 0 {
             self.stats.reply_budget += 1;
             return false;
@@ -184,6 +198,11 @@ impl Node {
         }
         self.reply_shares[s] = tat + period;
         self.reply_tokens -= 1;
+        self.reply_recent[r] = if again {
+            (t, at, count + 1)
+        } else {
+            (tag, self.epoch, 1)
+        };
         true
     }
 

@@ -225,6 +225,7 @@ fn add_stats(s: &mut Stats, n: &Stats) {
     s.peers_evicted += n.peers_evicted;
     s.reply_budget += n.reply_budget;
     s.reply_share += n.reply_share;
+    s.reply_repeat += n.reply_repeat;
     s.peers_full += n.peers_full;
     s.pds_refused += n.pds_refused;
     s.dats_pruned += n.dats_pruned;

@@ -107,7 +107,6 @@ pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError
         "dropped_per_node_s",
         format!("{:.1}", per(s1.peers_dropped - s0.peers_dropped)),
     );
-    o.put("table_mean", format!("{:.0}", sim.peer_means().0));
     o.put("trials", rows.len());
     o.put("bits", cfg.bits);
     // The first dat meets a network where all trust is zero; later dats

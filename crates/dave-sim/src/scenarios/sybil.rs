@@ -164,17 +164,20 @@ pub(super) fn sybil(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError> {
     o.put("lies", st.lies);
     o.put("unsolicited", st.unsolicited);
     // Per honest node over the run: replies to unproven addresses refused
-    // because the whole budget was spent, or the group's share of it.
-    let (mut budget, mut share, mut n) = (0u64, 0u64, 0u64);
+    // because the whole budget was spent, the group's share of it, or the
+    // address had had its cookies lately.
+    let (mut budget, mut share, mut repeat, mut n) = (0u64, 0u64, 0u64, 0u64);
     for i in (0..sim.len()).filter(|&i| !sim.is_sybil(i)) {
         if let Some(node) = sim.node(i) {
             budget += node.stats().reply_budget;
             share += node.stats().reply_share;
+            repeat += node.stats().reply_repeat;
             n += 1;
         }
     }
     let per = |x: u64| format!("{:.0}", x as f64 / n.max(1) as f64);
     o.put("budget_refused", per(budget));
     o.put("share_refused", per(share));
+    o.put("repeat_refused", per(repeat));
     Ok(())
 }
