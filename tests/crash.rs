@@ -16,7 +16,7 @@
 //! must never be stored, never appended, and never loaded.
 
 use dave::handshake::{handshake, with_token};
-use dave_core::wire::{self, Msg, Op, Packet};
+use dave_core::wire::{self, Cookie, Msg, Op, Packet};
 use dave_core::Dat;
 use ed25519_dalek::SigningKey;
 use std::collections::HashSet;
@@ -115,9 +115,24 @@ fn encode(m: &Msg) -> Vec<u8> {
     buf[..n].to_vec()
 }
 
+/// Each socket proves its address to this run of the node (a GET from an
+/// unproven address is not answered): once per run, since the node
+/// considers an unproven address twice per REPLY_REPEAT_EPOCHS.
+fn prove(node: SocketAddr, socks: &[UdpSocket]) -> Vec<Cookie> {
+    socks
+        .iter()
+        .map(|s| handshake(s, node, Duration::from_secs(5)).expect("the node answers"))
+        .collect()
+}
+
 /// Asks the node for each work hash (paced so the packet filter passes
-/// every GET) and returns the ones it holds.
-fn present(node: SocketAddr, socks: &[UdpSocket], works: &[[u8; 32]]) -> HashSet<[u8; 32]> {
+/// every GET), quoting each socket's token, and returns the ones it holds.
+fn present(
+    node: SocketAddr,
+    socks: &[UdpSocket],
+    tokens: &[Cookie],
+    works: &[[u8; 32]],
+) -> HashSet<[u8; 32]> {
     let mut found = HashSet::new();
     let mut buf = [0u8; 2048];
     // Retry until every dat answered or a pass finds nothing new: under
@@ -130,14 +145,8 @@ fn present(node: SocketAddr, socks: &[UdpSocket], works: &[[u8; 32]]) -> HashSet
             break;
         }
         let before = found.len();
-        // Each socket proves its address to this run of the node first (a
-        // GET from an unproven address is not answered).
-        let tokens: Vec<_> = socks
-            .iter()
-            .map(|s| handshake(s, node, Duration::from_secs(5)).expect("the node answers"))
-            .collect();
         for chunk in missing.chunks(socks.len()) {
-            for ((s, t), w) in socks.iter().zip(&tokens).zip(chunk) {
+            for ((s, t), w) in socks.iter().zip(tokens).zip(chunk) {
                 let m = Msg {
                     op: Op::Get,
                     work: &w[..],
@@ -254,7 +263,8 @@ fn every_fsynced_dat_survives_sigkill() {
         {
             torn += 1;
         }
-        let have = present(node, &socks, &synced);
+        let tokens = prove(node, &socks);
+        let have = present(node, &socks, &tokens, &synced);
         let lost: Vec<_> = synced.iter().filter(|w| !have.contains(*w)).collect();
         assert!(
             lost.is_empty(),
@@ -262,7 +272,7 @@ fn every_fsynced_dat_survives_sigkill() {
             lost.len(),
             synced.len()
         );
-        let bad = present(node, &socks, &invalid[..invalid.len().min(200)]);
+        let bad = present(node, &socks, &tokens, &invalid[..invalid.len().min(200)]);
         assert!(bad.is_empty(), "round {round}: an invalid dat is held");
         if round == KILLS {
             let _ = p.kill();

@@ -64,7 +64,11 @@ pub const REPLY_SHARE_BURST: u64 = 4;
 /// An address that has not proved it receives gets at most
 /// [`REPLY_REPEATS`] cookies per this many epochs (ROTATE/4, about 17 s):
 /// a cookie stays valid for at least ROTATE, so an honest asker needs one,
-/// or two when the first is lost; more only spend the budget.
+/// or two when the first is lost. After a refusal an address waits
+/// REPLY_SHARE_SPLIT x UNVALIDATED_REPLY_EPOCHS epochs before it is
+/// considered again, twice as long after each further refusal, up to this
+/// window: a party that asks again whenever it is refused would otherwise
+/// take every reply the budget refills.
 pub const REPLY_REPEAT_EPOCHS: u64 = ROTATE_EPOCHS / 4;
 /// Cookies per address per [`REPLY_REPEAT_EPOCHS`].
 pub const REPLY_REPEATS: u32 = 2;

@@ -664,7 +664,11 @@ fn svg_scale(rows: &[(SimConfig, Outcome)]) -> String {
         .collect();
     f.curve(&mut s, "#999", false, &grid);
     f.legend(&mut s, 0, "#999", "push gossip: log2 N + ln N");
-    let names = ["later dats, 99%", "later dats, 100%", "first dat, 99%"];
+    let names = [
+        "later dats, 99%",
+        "later dats, 100% (dashed)",
+        "first dat, 99%",
+    ];
     for (j, name) in names.iter().enumerate() {
         let color = COLORS[j % COLORS.len()];
         let line: Vec<(f64, f64)> = pts

@@ -92,6 +92,22 @@ fn name_hash(pubkey: &[u8; 32], key: &[u8]) -> u64 {
     h.finish()
 }
 
+/// An address recently asked for a cookie without having proved it
+/// receives (docs/protocol.md 5.3).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Recent {
+    /// The high half of the address's keyed hash.
+    pub(crate) tag: u32,
+    /// Cookies sent it since `since`.
+    pub(crate) answered: u32,
+    /// Asks refused since `since`.
+    pub(crate) refused: u32,
+    /// The epoch its window began.
+    pub(crate) since: u64,
+    /// The first epoch it is considered again after a refusal.
+    pub(crate) next: u64,
+}
+
 /// A Dave node.
 pub struct Node {
     cfg: Config,
@@ -132,7 +148,7 @@ pub struct Node {
     reply_shares: [u64; REPLY_SHARES],
     /// Addresses recently sent a cookie without having proved they
     /// receive: (tag, epoch of the first, count), by a keyed hash.
-    reply_recent: Vec<(u32, u64, u32)>,
+    reply_recent: Vec<Recent>,
     secrets: Secrets,
     candidates: Candidates,
     stats: Stats,
@@ -186,7 +202,7 @@ impl Node {
         Node {
             reply_tokens: cfg.unvalidated_replies,
             reply_shares: [0; REPLY_SHARES],
-            reply_recent: vec![(0, 0, 0); REPLY_RECENT],
+            reply_recent: vec![Recent::default(); REPLY_RECENT],
             reseed_cursor: 0,
             secrets: Secrets::new(secret),
             candidates,

@@ -172,38 +172,55 @@ impl Node {
     /// cannot keep the others' handshakes unanswered.
     ///
     /// And one address gets at most [`REPLY_REPEATS`] cookies per
-    /// [`REPLY_REPEAT_EPOCHS`]: a party that asks again and again (it
-    /// re-learns our address faster than it keeps it) would otherwise
-    /// spend the budget within its shares.
+    /// [`REPLY_REPEAT_EPOCHS`], and after a refusal waits before it is
+    /// considered again (512 epochs, doubling with each refusal): a party
+    /// that asks again and again (it re-learns our address faster than it
+    /// keeps it) would otherwise spend the budget within its shares.
     fn unvalidated_reply_ok(&mut self, src: SocketAddr) -> bool {
+        let now = self.epoch;
         let key = self.peers.addr_key(src);
         let r = (key as usize) % REPLY_RECENT;
         let tag = (key >> 32) as u32;
-        let (t, at, count) = self.reply_recent[r];
-        let again = t == tag && self.epoch.saturating_sub(at) < REPLY_REPEAT_EPOCHS;
-        if again && count >= REPLY_REPEATS {
-            self.stats.reply_repeat += 1;
-            return false;
+        let mut e = self.reply_recent[r];
+        if e.tag != tag || now.saturating_sub(e.since) >= REPLY_REPEAT_EPOCHS {
+            e = Recent {
+                tag,
+                since: now,
+                ..Recent::default()
+            };
         }
-        if self.reply_tokens == 0 {
-            self.stats.reply_budget += 1;
+        if e.answered >= REPLY_REPEATS || now < e.next {
+            self.stats.reply_repeat += 1;
             return false;
         }
         let period = self.cfg.unvalidated_reply_epochs * REPLY_SHARE_SPLIT;
         let s = self.peers.share_of(src);
-        let tat = self.reply_shares[s].max(self.epoch);
-        if tat - self.epoch > period * (REPLY_SHARE_BURST - 1) {
+        let tat = self.reply_shares[s].max(now);
+        let ok = if self.reply_tokens == 0 {
+            self.stats.reply_budget += 1;
+            false
+        } else if tat - now > period * (REPLY_SHARE_BURST - 1) {
             self.stats.reply_share += 1;
-            return false;
-        }
-        self.reply_shares[s] = tat + period;
-        self.reply_tokens -= 1;
-        self.reply_recent[r] = if again {
-            (t, at, count + 1)
+            false
         } else {
-            (tag, self.epoch, 1)
+            self.reply_shares[s] = tat + period;
+            self.reply_tokens -= 1;
+            true
         };
-        true
+        if ok {
+            e.answered += 1;
+        } else {
+            // Refused: this address is not considered again for a while,
+            // twice as long after each refusal (up to the window). A party
+            // that asks again as soon as it is refused is then considered
+            // no more often than one that asks now and then, and does not
+            // take every reply the budget refills.
+            e.refused = e.refused.saturating_add(1);
+            let wait = period.saturating_mul(1 << (e.refused - 1).min(16));
+            e.next = now.saturating_add(wait.min(REPLY_REPEAT_EPOCHS));
+        }
+        self.reply_recent[r] = e;
+        ok
     }
 
     pub(super) fn on_getpeer(&mut self, src: SocketAddr, cookie: &Cookie, valid: bool, len: usize) {

@@ -66,8 +66,9 @@ pub struct Stats {
     /// spent its share of the budget (`reply_budget` counts those refused
     /// because the whole budget was spent).
     pub reply_share: u64,
-    /// Replies to unproven addresses refused because the address had had
-    /// its cookies lately (REPLY_REPEATS per REPLY_REPEAT_EPOCHS).
+    /// Replies to unproven addresses refused because the address had its
+    /// REPLY_REPEATS cookies lately, or asked again too soon after a
+    /// refusal.
     pub reply_repeat: u64,
 }
 
