@@ -87,26 +87,17 @@ pub(super) fn propagation(sim: &mut Sim, o: &mut Outcome) -> Result<(), SimError
         let secs = cfg.ms(e1 - e0) / 1000.0;
         x as f64 / sim.up_nodes().len().max(1) as f64 / secs.max(1e-9)
     };
-    o.put(
-        "bytes_out_per_node_s",
-        format!("{:.0}", per(s1.bytes_out - s0.bytes_out)),
-    );
-    o.put(
-        "pkts_out_per_node_s",
-        format!("{:.0}", per(s1.packets_out - s0.packets_out)),
-    );
-    o.put(
-        "added_per_node_s",
-        format!("{:.1}", per(s1.peers_added - s0.peers_added)),
-    );
-    o.put(
-        "evicted_per_node_s",
-        format!("{:.1}", per(s1.peers_evicted - s0.peers_evicted)),
-    );
-    o.put(
-        "dropped_per_node_s",
-        format!("{:.1}", per(s1.peers_dropped - s0.peers_dropped)),
-    );
+    // (name, count over the run, decimals)
+    let rates = [
+        ("bytes_out_per_node_s", s1.bytes_out - s0.bytes_out, 0),
+        ("pkts_out_per_node_s", s1.packets_out - s0.packets_out, 0),
+        ("added_per_node_s", s1.peers_added - s0.peers_added, 1),
+        ("evicted_per_node_s", s1.peers_evicted - s0.peers_evicted, 1),
+        ("dropped_per_node_s", s1.peers_dropped - s0.peers_dropped, 1),
+    ];
+    for (name, n, places) in rates {
+        o.put(name, format!("{:.*}", places, per(n)));
+    }
     o.put("trials", rows.len());
     o.put("bits", cfg.bits);
     // The first dat meets a network where all trust is zero; later dats
