@@ -49,6 +49,14 @@ fn getpeer_cookie(sent: &[Vec<u8>]) -> Option<Cookie> {
     })
 }
 
+/// One node with default settings, one epoch in, nothing on the wire.
+fn lone_node() -> Net {
+    let mut net = Net::new(1, |_, _| {});
+    net.run(1);
+    net.wire.clear();
+    net
+}
+
 fn tick(n: &mut Node, epoch: u64) {
     n.handle_tick(Now {
         epoch,
@@ -499,10 +507,8 @@ fn a_stranger_gets_a_cookie_and_nothing_more() {
 
 #[test]
 fn replies_to_strangers_stay_within_the_budget_whatever_the_sources() {
-    let mut net = Net::new(1, |_, _| {});
-    net.run(1);
+    let mut net = lone_node();
     let n = &mut net.nodes[0];
-    net.wire.clear();
     let q = getpeer(&[3; 8], None);
     // 10,000 forged sources in one epoch: at most the burst is answered.
     let mut answered = 0;
@@ -529,10 +535,8 @@ fn replies_to_strangers_stay_within_the_budget_whatever_the_sources() {
 /// another share is still answered (docs/protocol.md 5.3).
 #[test]
 fn one_group_cannot_spend_the_reply_budget_of_the_others() {
-    let mut net = Net::new(1, |_, _| {});
-    net.run(1);
+    let mut net = lone_node();
     let n = &mut net.nodes[0];
-    net.wire.clear();
     let q = getpeer(&[3; 8], None);
     let loud = |i: u32| SocketAddr::from(([10, 9, 9, 1 + (i % 254) as u8], 4000));
     let mut answered = 0;
@@ -575,10 +579,8 @@ fn one_group_cannot_spend_the_reply_budget_of_the_others() {
 /// does not take the reply the budget refills.
 #[test]
 fn an_unproven_address_gets_two_cookies_and_waits_after_a_refusal() {
-    let mut net = Net::new(1, |_, _| {});
-    net.run(1);
+    let mut net = lone_node();
     let n = &mut net.nodes[0];
-    net.wire.clear();
     let a = SocketAddr::from(([10, 7, 7, 7], 4000));
     let q = getpeer(&[3; 8], None);
     let mut answered = 0;
@@ -635,10 +637,8 @@ fn an_unproven_address_gets_two_cookies_and_waits_after_a_refusal() {
 /// cookie even when the budget for unproven addresses is spent.
 #[test]
 fn a_proven_peer_without_its_token_is_answered_outside_the_budget() {
-    let mut net = Net::new(1, |_, _| {});
-    net.run(1);
+    let mut net = lone_node();
     let n = &mut net.nodes[0];
-    net.wire.clear();
     let friend = addr(7);
     handshake(n, friend);
     assert_eq!(n.peers().len(), 1);

@@ -231,8 +231,8 @@ impl Peers {
         (self.place.hash(&[b"reply", &g]) % REPLY_SHARES as u64) as usize
     }
 
-    /// A keyed hash of the address `a` (the table's index key), for
-    /// other per-address records the node keeps in fixed arrays.
+    /// A keyed hash of the address `a` under the placement key, for
+    /// per-address records the node keeps in fixed arrays.
     pub fn addr_key(&self, a: SocketAddr) -> u64 {
         Self::addr_hash(&self.place, &a)
     }

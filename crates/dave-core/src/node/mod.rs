@@ -99,9 +99,9 @@ pub(crate) struct Recent {
     /// The high half of the address's keyed hash.
     pub(crate) tag: u32,
     /// Cookies sent it since `since`.
-    pub(crate) answered: u32,
+    pub(crate) answered: u16,
     /// Asks refused since `since`.
-    pub(crate) refused: u32,
+    pub(crate) refused: u16,
     /// The epoch its window began.
     pub(crate) since: u64,
     /// The first epoch it is considered again after a refusal.
@@ -140,14 +140,16 @@ pub struct Node {
     /// The next bucket whose rank seed is redrawn.
     reseed_cursor: usize,
     /// Replies the node may still send to unvalidated addresses (refilled
-    /// one per epoch up to `Config::unvalidated_replies`).
+    /// one per `Config::unvalidated_reply_epochs`, up to
+    /// `Config::unvalidated_replies`).
     reply_tokens: u64,
     /// Each share's theoretical arrival time (GCRA): a group's replies to
     /// unproven addresses take at most a [`REPLY_SHARE_SPLIT`]-th of the
     /// budget's rate, with a burst of [`REPLY_SHARE_BURST`].
     reply_shares: [u64; REPLY_SHARES],
-    /// Addresses recently sent a cookie without having proved they
-    /// receive: (tag, epoch of the first, count), by a keyed hash.
+    /// Addresses that recently asked for a cookie without having proved
+    /// they receive, by a keyed hash of the address (a newer one takes an
+    /// older one's entry).
     reply_recent: Vec<Recent>,
     secrets: Secrets,
     candidates: Candidates,

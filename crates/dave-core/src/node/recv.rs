@@ -189,7 +189,7 @@ impl Node {
                 ..Recent::default()
             };
         }
-        if e.answered >= REPLY_REPEATS || now < e.next {
+        if u32::from(e.answered) >= REPLY_REPEATS || now < e.next {
             self.stats.reply_repeat += 1;
             return false;
         }
