@@ -632,6 +632,50 @@ fn an_unproven_address_gets_two_cookies_and_waits_after_a_refusal() {
     assert_eq!(sent_to(n, b).len(), 1, "considered again after its wait");
 }
 
+/// While the budget for unproven addresses is contested (half or less of
+/// it left), an address's second cookie waits and a first contact is
+/// answered: a party that keeps re-asking cannot take the replies that
+/// newcomers' handshakes need.
+#[test]
+fn a_repeat_waits_while_first_contacts_take_the_budget() {
+    let mut net = lone_node();
+    let n = &mut net.nodes[0];
+    let q = getpeer(&[3; 8], None);
+    let (a, f) = (
+        SocketAddr::from(([10, 8, 8, 8], 4000)),
+        SocketAddr::from(([10, 9, 8, 7], 4000)),
+    );
+    n.handle_packet(a, &q);
+    assert_eq!(sent_to(n, a).len(), 1, "a's first cookie");
+    // Spend the budget down to half, from groups on other shares.
+    let theirs = [n.peers().share_of(a), n.peers().share_of(f)];
+    let half = dave_core::UNVALIDATED_REPLIES / 2;
+    let mut spent = 1;
+    for i in 0..2000u32 {
+        if spent == half {
+            break;
+        }
+        let s = SocketAddr::from(([10, 100 + (i >> 8) as u8, i as u8, 1], 4000));
+        if !theirs.contains(&n.peers().share_of(s)) {
+            n.handle_packet(s, &q);
+            spent += sent_to(n, s).len() as u64;
+        }
+    }
+    assert_eq!(spent, half);
+    assert_eq!(n.stats().reply_budget + n.stats().reply_share, 0);
+    tick(n, n.epoch() + 1);
+    n.handle_packet(a, &q);
+    assert!(sent_to(n, a).is_empty(), "a repeat while half is left");
+    assert_eq!(n.stats().reply_repeat, 1);
+    n.handle_packet(f, &q);
+    assert_eq!(sent_to(n, f).len(), 1, "a first contact is answered");
+    // Once the budget has refilled above half (and a's wait is over), a
+    // gets its second cookie.
+    tick(n, n.epoch() + 600);
+    n.handle_packet(a, &q);
+    assert_eq!(sent_to(n, a).len(), 1, "a's second cookie");
+}
+
 /// A peer validated within 2 x PING that asks without a token (it
 /// learned the address anew) has proved it receives there: it gets its
 /// cookie even when the budget for unproven addresses is spent.
@@ -731,7 +775,7 @@ fn same_seed_same_traffic() {
 
 /// Peer exchange (docs/protocol.md 5.4): a peer that talks to the node
 /// all the time is never silent, so pings would never ask it for peers;
-/// every EXCHANGE epochs one eligible peer not asked within PING is.
+/// every EXCHANGE epochs one live peer not asked within PING is.
 #[test]
 fn peers_that_talk_all_the_time_are_still_asked_for_peers() {
     let asked = |exchange: u64| {
@@ -769,4 +813,82 @@ fn peers_that_talk_all_the_time_are_still_asked_for_peers() {
     // Each friend at most once per PING, so 2 x 3 at most in 3 x PING.
     assert!((4..=6).contains(&some), "asked {some} times");
     assert!(exchanges >= some as u64);
+}
+
+/// A GETPEER's answer names live peers (heard from within OPEN = 2 x
+/// PING), whether they speak all the time or only when pinged: a party
+/// that pings 100 times as often is not named more often for it.
+#[test]
+fn a_quiet_live_peer_is_named_as_often_as_a_loud_one() {
+    let mut net = lone_node();
+    let n = &mut net.nodes[0];
+    let quiet: Vec<SocketAddr> = (0..8u8)
+        .map(|i| SocketAddr::from(([10, i, 0, 1], 4000)))
+        .collect();
+    let loud: Vec<SocketAddr> = (0..8u8)
+        .map(|i| SocketAddr::from(([10, 100 + i, 0, 1], 4000)))
+        .collect();
+    let asker = SocketAddr::from(([10, 250, 0, 1], 4000));
+    for &a in quiet.iter().chain(&loud) {
+        handshake(n, a);
+    }
+    let loud_tokens: Vec<Cookie> = loud.iter().map(|&a| handshake(n, a)).collect();
+    let t = handshake(n, asker);
+    let (mut named_quiet, mut named_loud) = (0, 0);
+    // Half a PING on: the quiet ones have been silent since, the loud
+    // ones speak every epoch.
+    let start = n.epoch();
+    for e in start + 1..start + 700 {
+        tick(n, e);
+        for (a, lt) in loud.iter().zip(&loud_tokens) {
+            n.handle_packet(*a, &getpeer(&[9; 8], Some(lt)));
+        }
+        if e >= start + 400 {
+            n.handle_packet(asker, &getpeer(&[9; 8], Some(&t)));
+        }
+        for b in sent_to(n, asker) {
+            if let Ok(Packet::Peer { list, .. }) = wire::decode(&b) {
+                for pd in list.as_slice() {
+                    let a = pd.addr();
+                    named_quiet += quiet.contains(&a) as u32;
+                    named_loud += loud.contains(&a) as u32;
+                }
+            }
+        }
+    }
+    assert!(
+        named_quiet + named_loud >= 400,
+        "{named_quiet} + {named_loud}"
+    );
+    assert!(
+        named_quiet * 3 >= named_loud && named_loud * 3 >= named_quiet,
+        "quiet named {named_quiet} times, loud {named_loud}"
+    );
+}
+
+/// Peer exchange asks a new peer for peers at once, not after DELAY (a
+/// newcomer has no peer DELAY old but its edges, and would learn the
+/// network slower than a party that asks 100 times as often).
+#[test]
+fn a_new_peer_is_asked_for_peers_before_it_is_delay_old() {
+    let mut net = lone_node();
+    let n = &mut net.nodes[0];
+    let friend = SocketAddr::from(([10, 1, 0, 1], 4000));
+    handshake(n, friend);
+    let start = n.epoch();
+    let mut asked_at = None;
+    for e in start + 1..start + n.config().delay_epochs / 2 {
+        tick(n, e);
+        let getpeer = sent_to(n, friend)
+            .iter()
+            .any(|b| matches!(wire::decode(b), Ok(Packet::Getpeer { .. })));
+        if getpeer && asked_at.is_none() {
+            asked_at = Some(e - start);
+        }
+    }
+    assert!(n.stats().exchanges >= 1);
+    // By exchange, within EXCHANGE epochs (a ping for silence would come
+    // only after PING).
+    let at = asked_at.expect("asked for peers before DELAY");
+    assert!(at <= dave_core::EXCHANGE_EPOCHS, "asked {at} epochs in");
 }

@@ -264,6 +264,13 @@ fn later_dats_reach_every_node_within_four_push_rounds() {
 /// a quarter of each other, and later dats still reach 99% of the nodes
 /// within four push rounds. Counts, not timings: the simulator's wall time
 /// grows with its work, and its work is these events.
+///
+/// Both networks are larger than the table (MAX_PEERS 64), as a network
+/// of 1,000 nodes and more is larger than the default table of 1,024
+/// slots of which about 650 fill: a node's pings and handshakes grow with
+/// its table up to that bound, and that is the table's size, not the
+/// network's. (With the default table at both sizes, the tables hold 95
+/// and 321 entries, and the datagrams grow by about 25% with them.)
 #[test]
 fn what_a_node_does_does_not_grow_with_the_network() {
     let per_node = |n: usize| {
@@ -271,6 +278,7 @@ fn what_a_node_does_does_not_grow_with_the_network() {
             nodes: n,
             trials: 2,
             writes_per_s: 10,
+            max_peers: 64,
             ..SimConfig::new(Scenario::Propagation)
         };
         let o = run(&cfg, 2);
@@ -453,9 +461,12 @@ fn silent_sybils_forward_nothing_and_lookups_still_succeed() {
 /// (30%) of honest tables: within 10 points (the sampling error of the
 /// mean over 28 honest tables of 16 is about 2 points). With every
 /// attacker's PEER naming only attackers, and unsolicited PEERs refused,
-/// their share must rise above the population share by more than twice
-/// that error (5 points: peer exchange asks honest peers for peers too,
-/// and their answers dilute the lies; the rise is about 8 points).
+/// their share must rise: by at least 4 points over the same network
+/// without lies (same seed; about 6), and above the population share by
+/// more than 3. Peer exchange asks honest peers for peers too, and their
+/// answers name every live peer alike, so they dilute the lies: the rise
+/// over the population share was about 6 points before answers named
+/// quiet peers as well as loud ones (OPEN = 2 x PING), about 5 since.
 #[test]
 fn eclipse_lies_raise_the_attackers_share_of_small_tables() {
     let own = sybil_cfg(SybilMode::Own, 16);
@@ -470,8 +481,8 @@ fn eclipse_lies_raise_the_attackers_share_of_small_tables() {
         own.replay()
     );
     assert!(
-        t2 > share + 5.0,
-        "with lies attackers hold {t2}% of tables\nreplay: {}",
+        t2 >= t1 + 4.0 && t2 > share + 3.0,
+        "with lies attackers hold {t2}% of tables, without {t1}%\nreplay: {}",
         ecl.replay()
     );
     assert!(num(&o2, "lies", &ecl) > 0.0 && num(&o2, "unsolicited", &ecl) > 0.0);

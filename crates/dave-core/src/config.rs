@@ -10,8 +10,13 @@ pub const DEFAULT_PORT: u16 = 1618;
 pub const PROBE: u32 = 1000;
 /// Epochs before a new peer is sent dats.
 pub const DELAY_EPOCHS: u64 = 1993;
-/// Epochs of silence after which a peer is no longer advertised.
-pub const OPEN_EPOCHS: u64 = 257;
+/// Epochs of silence after which a peer is no longer advertised: 2 x PING,
+/// the window in which a peer counts as live for everything else (the
+/// contract's OPEN is 257). A node pings a peer silent for PING, so every
+/// live peer is heard within it, however quiet; with 257, answers named
+/// the peers heard most often, and a party that pings 100 times as often
+/// was named far more than its share (docs/protocol.md, Decisions).
+pub const OPEN_EPOCHS: u64 = 2 * PING_EPOCHS;
 /// Epochs of silence before a peer is pinged with GETPEER.
 pub const PING_EPOCHS: u64 = 719;
 /// Epochs of silence before a peer is dropped.
@@ -70,7 +75,9 @@ pub const REPLY_SHARE_BURST: u64 = 4;
 /// window: a party that asks again whenever it is refused would otherwise
 /// take every reply the budget refills.
 pub const REPLY_REPEAT_EPOCHS: u64 = ROTATE_EPOCHS / 4;
-/// Cookies per address per [`REPLY_REPEAT_EPOCHS`].
+/// Cookies per address per [`REPLY_REPEAT_EPOCHS`]. A second one is sent
+/// only while more than half of [`UNVALIDATED_REPLIES`] is left: when the
+/// budget is contested, newcomers' first contacts come before repeats.
 pub const REPLY_REPEATS: u32 = 2;
 /// Addresses remembered for that rule, in a fixed array indexed by a keyed
 /// hash of the address (a newer address takes an older one's place).
@@ -97,7 +104,7 @@ pub const OWN_PUSHES: u32 = 8;
 /// in the simulator (docs/simulation.md).
 pub const PULL_CREDIT: f64 = 1.0;
 /// Epochs between two GETPEERs sent to ask for peers (peer exchange), each
-/// to a peer drawn uniformly among the eligible ones that were not asked
+/// to a peer drawn uniformly among the live ones that were not asked
 /// within PING epochs (docs/protocol.md 5.4): about 240 a second. Pings
 /// go only to silent peers, and the peers a node hears from constantly
 /// would otherwise never be asked; a node that learns addresses slower

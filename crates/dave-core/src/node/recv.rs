@@ -175,7 +175,9 @@ impl Node {
     /// [`REPLY_REPEAT_EPOCHS`], and after a refusal waits before it is
     /// considered again (512 epochs, doubling with each refusal): a party
     /// that asks again and again (it re-learns our address faster than it
-    /// keeps it) would otherwise spend the budget within its shares.
+    /// keeps it) would otherwise spend the budget within its shares. Its
+    /// second cookie comes only from the upper half of the budget, so
+    /// while the budget is contested first contacts come first.
     fn unvalidated_reply_ok(&mut self, src: SocketAddr) -> bool {
         let now = self.epoch;
         let key = self.peers.addr_key(src);
@@ -198,6 +200,11 @@ impl Node {
         let tat = self.reply_shares[s].max(now);
         let ok = if self.reply_tokens == 0 {
             self.stats.reply_budget += 1;
+            false
+        } else if e.answered > 0 && self.reply_tokens <= self.cfg.unvalidated_replies / 2 {
+            // A repeat takes only from the upper half of the budget, so
+            // first contacts come first while the budget is contested.
+            self.stats.reply_repeat += 1;
             false
         } else if tat - now > period * (REPLY_SHARE_BURST - 1) {
             self.stats.reply_share += 1;

@@ -224,20 +224,27 @@ impl Node {
         self.enqueue(to, &m);
     }
 
-    /// Peer exchange: a GETPEER to a peer drawn uniformly among the
-    /// eligible ones not asked within PING epochs, whether it is silent or
-    /// not (docs/protocol.md 5.4).
+    /// Peer exchange: a GETPEER to a peer drawn uniformly among the live
+    /// ones (validated within 2 x PING, however long they have been in
+    /// the table) not asked within PING epochs, whether it is silent or
+    /// not (docs/protocol.md 5.4). Not only the eligible ones: a node that
+    /// waited DELAY epochs before asking a new peer for peers would learn
+    /// the network slower than a party that asks 100 times as often.
     fn exchange(&mut self) {
         let now = self.epoch;
         let ping = self.cfg.ping_epochs;
-        let cfg = &self.cfg;
         let rng = &mut self.rng;
-        let pick = self.peers.draw_uniform(
+        let mut pick = [0usize; 1];
+        let got = self.peers.sample(
             || rng.next_u64(),
-            |p| Self::gossip_ok(p, now, cfg),
-            |p| p.pinged == NEVER || now.saturating_sub(p.pinged) >= ping,
+            |p| {
+                p.silence(now) < 2 * ping
+                    && (p.pinged == NEVER || now.saturating_sub(p.pinged) >= ping)
+            },
+            &mut pick,
         );
-        if let Some(i) = pick {
+        if got == 1 {
+            let i = pick[0];
             self.stats.exchanges += 1;
             self.ping(i);
         }
