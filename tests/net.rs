@@ -572,6 +572,26 @@ fn one_group_cannot_spend_the_reply_budget_of_the_others() {
     assert!(others >= 30);
 }
 
+/// Strangers in groups on other shares of the reply budget than those of
+/// `spare` ask `n` for cookies until it has sent `want` (or 2,000 have
+/// asked); returns the cookies sent.
+fn spend_budget(n: &mut Node, spare: &[SocketAddr], want: u64) -> u64 {
+    let q = getpeer(&[3; 8], None);
+    let theirs: Vec<usize> = spare.iter().map(|&a| n.peers().share_of(a)).collect();
+    let mut sent = 0;
+    for i in 0..2000u32 {
+        if sent == want {
+            break;
+        }
+        let s = SocketAddr::from(([10, 100 + (i >> 8) as u8, i as u8, 1], 4000));
+        if !theirs.contains(&n.peers().share_of(s)) {
+            n.handle_packet(s, &q);
+            sent += sent_to(n, s).len() as u64;
+        }
+    }
+    sent
+}
+
 /// An address that has not proved it receives gets REPLY_REPEATS cookies
 /// per REPLY_REPEAT_EPOCHS, however often it asks (a cookie stays valid
 /// for at least ROTATE, and the second covers a lost first); and after a
@@ -605,14 +625,7 @@ fn an_unproven_address_gets_two_cookies_and_waits_after_a_refusal() {
         SocketAddr::from(([10, 8, 8, 8], 4000)),
         SocketAddr::from(([10, 9, 8, 7], 4000)),
     );
-    let theirs = [n.peers().share_of(b), n.peers().share_of(c)];
-    for i in 0..2000u32 {
-        let s = SocketAddr::from(([10, 100 + (i >> 8) as u8, i as u8, 1], 4000));
-        if !theirs.contains(&n.peers().share_of(s)) {
-            n.handle_packet(s, &q);
-            sent_to(n, s);
-        }
-    }
+    spend_budget(n, &[b, c], u64::MAX);
     tick(n, n.epoch() + 1);
     n.handle_packet(b, &q);
     assert!(sent_to(n, b).is_empty(), "the budget is spent");
@@ -648,19 +661,8 @@ fn a_repeat_waits_while_first_contacts_take_the_budget() {
     n.handle_packet(a, &q);
     assert_eq!(sent_to(n, a).len(), 1, "a's first cookie");
     // Spend the budget down to half, from groups on other shares.
-    let theirs = [n.peers().share_of(a), n.peers().share_of(f)];
     let half = dave_core::UNVALIDATED_REPLIES / 2;
-    let mut spent = 1;
-    for i in 0..2000u32 {
-        if spent == half {
-            break;
-        }
-        let s = SocketAddr::from(([10, 100 + (i >> 8) as u8, i as u8, 1], 4000));
-        if !theirs.contains(&n.peers().share_of(s)) {
-            n.handle_packet(s, &q);
-            spent += sent_to(n, s).len() as u64;
-        }
-    }
+    let spent = 1 + spend_budget(n, &[a, f], half - 1);
     assert_eq!(spent, half);
     assert_eq!(n.stats().reply_budget + n.stats().reply_share, 0);
     tick(n, n.epoch() + 1);
