@@ -15,7 +15,7 @@ pub const DELAY_EPOCHS: u64 = 1993;
 /// contract's OPEN is 257). A node pings a peer silent for PING, so every
 /// live peer is heard within it, however quiet; with 257, answers named
 /// the peers heard most often, and a party that pings 100 times as often
-/// was named far more than its share (docs/protocol.md, Decisions).
+/// was named more than its share (docs/protocol.md, Decisions).
 pub const OPEN_EPOCHS: u64 = 2 * PING_EPOCHS;
 /// Epochs of silence before a peer is pinged with GETPEER.
 pub const PING_EPOCHS: u64 = 719;

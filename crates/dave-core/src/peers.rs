@@ -37,6 +37,11 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// Not sent a GETPEER within the last `ping` epochs.
+    pub fn rested(&self, now: u64, ping: u64) -> bool {
+        self.pinged == NEVER || now.saturating_sub(self.pinged) >= ping
+    }
+
     /// Epochs since we last heard from it (`u64::MAX` if never).
     pub fn silence(&self, now: u64) -> u64 {
         if self.seen == NEVER {

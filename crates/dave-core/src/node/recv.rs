@@ -243,11 +243,10 @@ impl Node {
             // (it learned our address anew) has proved it receives there,
             // so its answer is outside the budget, which is for addresses
             // that have not (docs/protocol.md 5.3).
-            let live = 2 * self.cfg.ping_epochs;
             let proved = self
                 .peers
                 .find(src)
-                .is_some_and(|i| self.peers.get(i).silence(self.epoch) < live);
+                .is_some_and(|i| Self::live(self.peers.get(i), self.epoch, &self.cfg));
             if m.encoded_len() > len + 20 || !(proved || self.unvalidated_reply_ok(src)) {
                 return;
             }

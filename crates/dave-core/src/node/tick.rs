@@ -102,11 +102,15 @@ impl Node {
         }
     }
 
+    /// A live peer: heard from within 2·PING (docs/protocol.md 5.3-5.5).
+    pub fn live(p: &Peer, now: u64, cfg: &Config) -> bool {
+        p.silence(now) < 2 * cfg.ping_epochs
+    }
+
     /// Peers that may be sent seeded, pushed or pulled dats: in the table
-    /// for DELAY epochs (or an edge), and heard from within 2·PING.
+    /// for DELAY epochs (or an edge), and live.
     pub fn gossip_ok(p: &Peer, now: u64, cfg: &Config) -> bool {
-        (p.edge || now.saturating_sub(p.added) >= cfg.delay_epochs)
-            && p.silence(now) < 2 * cfg.ping_epochs
+        (p.edge || now.saturating_sub(p.added) >= cfg.delay_epochs) && Self::live(p, now, cfg)
     }
 
     /// Puts peer `i` in or out of the list of eligible peers by the rule
@@ -232,15 +236,12 @@ impl Node {
     /// the network slower than a party that asks 100 times as often.
     fn exchange(&mut self) {
         let now = self.epoch;
-        let ping = self.cfg.ping_epochs;
+        let cfg = &self.cfg;
         let rng = &mut self.rng;
         let mut pick = [0usize; 1];
         let got = self.peers.sample(
             || rng.next_u64(),
-            |p| {
-                p.silence(now) < 2 * ping
-                    && (p.pinged == NEVER || now.saturating_sub(p.pinged) >= ping)
-            },
+            |p| Self::live(p, now, cfg) && p.rested(now, cfg.ping_epochs),
             &mut pick,
         );
         if got == 1 {
@@ -297,8 +298,7 @@ impl Node {
             let stale_token =
                 p.token.is_none() || now.saturating_sub(p.token_at) >= self.cfg.rotate_epochs / 2;
             let due = p.seen == NEVER || silence >= ping || stale_token;
-            let rested = p.pinged == NEVER || now.saturating_sub(p.pinged) >= ping;
-            if due && rested {
+            if due && p.rested(now, ping) {
                 self.ping(i);
             }
             self.refresh_eligible(i);
