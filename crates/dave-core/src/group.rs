@@ -1,6 +1,7 @@
 //! Address groups (docs/protocol.md 5.4): addresses one party can easily
 //! hold many of share a group, and a group holds at most GROUP_MAX entries
-//! of a peer table, whatever its owner's timing or rate.
+//! of a peer table, and one per GROUP_SHARE entries while the table is
+//! young, whatever its owner's timing or rate.
 //!
 //! - IPv4 on the internet: the /16 (as Bitcoin Core's netgroups).
 //! - IPv6 on the internet: the /32.

@@ -56,7 +56,7 @@ pub use node::{
 };
 pub use note::{Note, NOTE_SLOTS};
 pub use peers::{
-    canonical, splitmix, Admit, Contest, Peer, Peers, BUCKET_SLOTS, GROUP_MAX, NEVER, PROTECTED,
-    REPLY_SHARES,
+    canonical, splitmix, Admit, Contest, Peer, Peers, BUCKET_SLOTS, GROUP_MAX, GROUP_SHARE, NEVER,
+    PROTECTED, REPLY_SHARES,
 };
 pub use store::{Meta, Store};

@@ -57,6 +57,10 @@ pub const BUCKET_SLOTS: usize = 16;
 /// Most entries of one address group (GROUP_MAX): the slots of its bucket
 /// a group may use.
 pub const GROUP_MAX: usize = 4;
+/// A group holds at most one entry per GROUP_SHARE entries of the
+/// buckets (at least one): four groups hold at most 4% of a table of 100
+/// entries or more, however young (docs/protocol.md 5.4).
+pub const GROUP_SHARE: usize = 100;
 /// Shares of the budget for replies to unproven addresses: each address
 /// group draws on one, by a keyed hash (docs/protocol.md 5.3).
 pub const REPLY_SHARES: usize = 64;
@@ -69,7 +73,8 @@ const EDGE: u32 = u32::MAX - 1;
 /// The peer table (docs/protocol.md 5.4): MAX_PEERS / 16 buckets of 16
 /// slots. An address group maps to one bucket and to GROUP_MAX of its
 /// slots by a keyed hash with a node-local secret, so a group holds at
-/// most GROUP_MAX entries; a validated newcomer competes for one of them,
+/// most GROUP_MAX entries, and at most one per [`GROUP_SHARE`] entries of
+/// the table (at least one); a validated newcomer competes for one of them,
 /// chosen by its address's hash, taken if empty, and otherwise won from an occupant that is not protected and is
 /// silent or loses on rank under the bucket's seed (redrawn now and then).
 /// Edges sit beside the buckets and are never displaced. Entries are kept
@@ -86,6 +91,8 @@ pub struct Peers {
     seeds: Box<[u64]>,
     bucket_slots: usize,
     max: usize,
+    /// Entries in the buckets (edges aside).
+    bucketed: usize,
     /// Peers eligible for gossip (docs/protocol.md 5.5), for uniform draws.
     /// The node adds a peer when it becomes eligible; one found no longer
     /// eligible when drawn leaves the list then.
@@ -199,6 +206,7 @@ impl Peers {
             seeds: (0..buckets as u64).collect(),
             bucket_slots,
             max: total,
+            bucketed: 0,
             elig: Dense::new(total),
             fen: Fenwick::new(total),
         }
@@ -220,12 +228,41 @@ impl Peers {
     /// The bucket of `a`'s group and its slot there: one of the GROUP_MAX
     /// slots of the bucket that the group may use, by the address's hash.
     pub fn place_of(&self, a: SocketAddr) -> (usize, usize) {
+        let (b, first, _) = self.group_place(a);
+        let within = Self::addr_hash(&self.place, &a) % GROUP_MAX.min(self.bucket_slots) as u64;
+        let s = ((first as u64 + within) % self.bucket_slots as u64) as usize;
+        (b, s)
+    }
+
+    /// `a`'s group, its bucket, and the first of the slots there it may use.
+    fn group_place(&self, a: SocketAddr) -> (usize, usize, [u8; 19]) {
         let g = crate::group::group(a);
         let b = (self.place.hash(&[b"bucket", &g]) % self.seeds.len() as u64) as usize;
-        let first = self.place.hash(&[b"slots", &g]) % self.bucket_slots as u64;
-        let within = Self::addr_hash(&self.place, &a) % GROUP_MAX.min(self.bucket_slots) as u64;
-        let s = ((first + within) % self.bucket_slots as u64) as usize;
-        (b, s)
+        let first = (self.place.hash(&[b"slots", &g]) % self.bucket_slots as u64) as usize;
+        (b, first, g)
+    }
+
+    /// Entries of `a`'s address group (edges aside): one look at each of
+    /// the GROUP_MAX slots the group may use, so no scan.
+    pub fn group_entries(&self, a: SocketAddr) -> usize {
+        let (b, first, g) = self.group_place(a);
+        (0..GROUP_MAX.min(self.bucket_slots))
+            .map(|k| self.slots[b * self.bucket_slots + (first + k) % self.bucket_slots])
+            .filter(|&j| j != FREE && crate::group::group(self.list[j as usize].addr) == g)
+            .count()
+    }
+
+    /// Most entries a group holding `held` of them may have while the
+    /// buckets hold `bucketed` (docs/protocol.md 5.4): one per
+    /// [`GROUP_SHARE`] entries, at least one, at most [`GROUP_MAX`]; and
+    /// GROUP_MAX while the buckets hold that group alone, so a network of
+    /// one group (a LAN) is not held to one peer.
+    pub fn group_cap(held: usize, bucketed: usize) -> usize {
+        if held == bucketed {
+            GROUP_MAX
+        } else {
+            (bucketed / GROUP_SHARE).clamp(1, GROUP_MAX)
+        }
     }
 
     /// Which of [`REPLY_SHARES`] shares of the reply budget `a`'s group
@@ -314,6 +351,14 @@ impl Peers {
         let (b, s) = self.place_of(a);
         let p = b * self.bucket_slots + s;
         let j = self.slots[p];
+        // A newcomer that would not displace one of its own group must
+        // find its group below its share of the table.
+        let held = self.group_entries(a);
+        let own =
+            j != FREE && crate::group::group(self.list[j as usize].addr) == crate::group::group(a);
+        if !own && held >= Self::group_cap(held, self.bucketed) {
+            return Admit::Refused;
+        }
         if j == FREE {
             return Admit::Added(self.push(a, c.now, false, p as u32));
         }
@@ -347,6 +392,9 @@ impl Peers {
     }
 
     fn push(&mut self, a: SocketAddr, now: u64, edge: bool, pos: u32) -> usize {
+        if pos != EDGE {
+            self.bucketed += 1;
+        }
         let i = self.list.len();
         self.list.push(Peer {
             addr: a,
@@ -387,6 +435,7 @@ impl Peers {
             hash,
             pos,
             slots,
+            bucketed,
             ..
         } = self;
         let h = Self::addr_hash(hash, &list[i].addr);
@@ -395,6 +444,7 @@ impl Peers {
         });
         if pos[i] != EDGE {
             slots[pos[i] as usize] = FREE;
+            *bucketed -= 1;
         }
         if i != last {
             let hl = Self::addr_hash(hash, &list[last].addr);
@@ -627,6 +677,13 @@ impl Peers {
                 ));
             }
         }
+        let bucketed = self.pos.iter().filter(|&&p| p != EDGE).count();
+        if bucketed != self.bucketed {
+            return Err(format!(
+                "{bucketed} entries in buckets, counted {}",
+                self.bucketed
+            ));
+        }
         for i in self.list.len()..self.max {
             if self.elig.contains(i) || self.fen.get(i) != 0.0 {
                 return Err(format!("no peer {i}, yet it could be drawn"));
@@ -686,7 +743,8 @@ mod tests {
         let mut p = table(64);
         let mut held = Vec::new();
         for i in 0..200u16 {
-            let a = SocketAddr::from(([198, (i % 7) as u8, (i / 7) as u8, 1], 1000 + i));
+            // 50 groups: a group holds one entry of a table under 100.
+            let a = SocketAddr::from(([198, (i % 50) as u8, (i / 50) as u8, 1], 1000 + i));
             if added(p.add(a, false, C)).is_some() {
                 held.push(a);
             }
@@ -737,6 +795,50 @@ mod tests {
             q.add(SocketAddr::from(([127, 0, 0, 1], 20_000 + i)), false, C);
         }
         assert!(q.len() > 400, "{} loopback entries", q.len());
+    }
+
+    #[test]
+    fn a_group_holds_its_share_of_a_young_table() {
+        let mut p = table(1024);
+        // Entries of distinct /16s (190.x to 197.x), one each.
+        let mut others =
+            (0..2048u16).map(|i| SocketAddr::from(([190 + (i >> 8) as u8, i as u8, 0, 1], 1618)));
+        let crowd = |k: u16| SocketAddr::from(([203, 0, (k >> 8) as u8, k as u8], 1618));
+        let mut fill = |p: &mut Peers, n: usize| {
+            while p.len() < n {
+                p.add(others.next().unwrap(), false, C);
+            }
+        };
+        fill(&mut p, 50);
+        for k in 0..200u16 {
+            p.add(crowd(k), false, C);
+        }
+        assert_eq!(p.group_entries(crowd(0)), 1, "a table of 51: one entry");
+        fill(&mut p, 201);
+        for k in 200..400u16 {
+            p.add(crowd(k), false, C);
+        }
+        assert_eq!(p.group_entries(crowd(0)), 2, "a table of 200: two");
+        fill(&mut p, 420);
+        for k in 400..1000u16 {
+            p.add(crowd(k), false, C);
+        }
+        assert_eq!(p.group_entries(crowd(0)), GROUP_MAX, "a table of 400: all");
+        p.check(&[]).unwrap();
+        // A table of one group alone holds GROUP_MAX of it.
+        let mut q = table(1024);
+        for k in 0..200u16 {
+            q.add(crowd(k), false, C);
+        }
+        assert_eq!(q.len(), GROUP_MAX);
+        // Another group arrives: the first keeps what it holds.
+        q.add(others_addr(7), false, C);
+        assert_eq!(q.group_entries(crowd(0)), GROUP_MAX);
+        q.check(&[]).unwrap();
+    }
+
+    fn others_addr(i: u8) -> SocketAddr {
+        SocketAddr::from(([198, i, 0, 1], 1618))
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The peer table alone: admissions (validated addresses from a few
 //! groups, some edges), removals, trust, silence and reseeds in any order;
 //! after every step the table's own check (every entry indexed and in its
-//! slot), the bound, and at most one bucket of entries per address group.
+//! slot), the bound, at most one bucket of entries per address group, and
+//! a group that grows grows only below its share (GROUP_SHARE).
 #![no_main]
 use dave_core::{group, Contest, KeyedHash, Peers, GROUP_MAX};
 use libfuzzer_sys::fuzz_target;
@@ -9,8 +10,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 fn addr(b: u8, c: u8) -> SocketAddr {
-    // Four public /16s, so groups collide in buckets and contest slots.
-    SocketAddr::from(([203, b % 4, c, 1 + (b >> 2)], 1618))
+    // 64 public /16s, so groups collide in buckets and contest slots, and
+    // a table of 48 holds one entry of most groups.
+    SocketAddr::from(([203, b % 64, c, 1 + (b >> 6)], 1618))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -25,7 +27,16 @@ fuzz_target!(|data: &[u8]| {
         };
         match op % 6 {
             0 | 1 => {
-                p.add(addr(b, c), false, contest);
+                // A group grows only below its share of the table.
+                let a = addr(b, c);
+                let held = p.group_entries(a);
+                let bucketed = p.iter().filter(|e| !e.edge).count();
+                p.add(a, false, contest);
+                let now_held = p.group_entries(a);
+                assert!(
+                    now_held <= held || now_held <= Peers::group_cap(held, bucketed),
+                    "a group of {held} grew to {now_held} in a table of {bucketed}"
+                );
             }
             2 if !p.is_empty() => p.remove(b as usize % p.len()),
             3 if !p.is_empty() => {

@@ -35,7 +35,9 @@ pub struct Stats {
     pub peers_evicted: u64,
     /// Peers dropped for silence.
     pub peers_dropped: u64,
-    /// Peers not added because the table was full.
+    /// Validated newcomers not added: their slot was held by an occupant
+    /// they do not displace, or their group held its share (docs/protocol.md
+    /// 5.4).
     pub peers_full: u64,
     /// Peer descriptors refused (self, scope, or already known).
     pub pds_refused: u64,
