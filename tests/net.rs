@@ -678,6 +678,33 @@ fn a_repeat_waits_while_first_contacts_take_the_budget() {
     assert_eq!(sent_to(n, a).len(), 1, "a's second cookie");
 }
 
+/// An unproven address that asks again within 512 epochs of its cookie
+/// sent that ask before the answer could reach it (an honest asker waits
+/// PING, 719 epochs): no second cookie then, even with the budget full,
+/// and one after. A loud party that sends both of a candidate's GETPEERs
+/// at once would otherwise take two replies for one handshake.
+#[test]
+fn an_ask_that_crossed_its_answer_gets_no_second_cookie() {
+    let mut net = lone_node();
+    let n = &mut net.nodes[0];
+    let q = getpeer(&[3; 8], None);
+    let a = SocketAddr::from(([10, 8, 8, 8], 4000));
+    let t0 = n.epoch();
+    n.handle_packet(a, &q);
+    assert_eq!(sent_to(n, a).len(), 1, "the first cookie");
+    for gap in [1, 100, 510] {
+        tick(n, t0 + gap);
+        let repeats = n.stats().reply_repeat;
+        n.handle_packet(a, &q);
+        assert!(sent_to(n, a).is_empty(), "asked again {gap} epochs on");
+        assert_eq!(n.stats().reply_repeat, repeats + 1);
+        assert_eq!(n.stats().reply_budget + n.stats().reply_share, 0);
+    }
+    tick(n, t0 + 719);
+    n.handle_packet(a, &q);
+    assert_eq!(sent_to(n, a).len(), 1, "a retry after PING is answered");
+}
+
 /// A peer validated within 2 x PING that asks without a token (it
 /// learned the address anew) has proved it receives there: it gets its
 /// cookie even when the budget for unproven addresses is spent.

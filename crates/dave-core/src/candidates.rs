@@ -23,6 +23,8 @@ pub struct Candidate {
     pub tries: u8,
     /// The epoch of the next GETPEER.
     pub next: u64,
+    /// The epoch of the last GETPEER (`u64::MAX` before the first).
+    pub asked: u64,
 }
 
 /// A bounded list of candidates, allocated once.
@@ -70,6 +72,7 @@ impl Candidates {
             edge,
             tries: 0,
             next: now,
+            asked: u64::MAX,
         });
         true
     }
@@ -99,6 +102,7 @@ impl Candidates {
                 0
             };
             c.tries = c.tries.saturating_add(1);
+            c.asked = now;
             c.next = now.saturating_add(ping << backoff);
             return Some(c.addr);
         }
@@ -106,10 +110,38 @@ impl Candidates {
     }
 
     /// Asks every candidate again at `now` (an application that wants
-    /// peers soon).
-    pub(crate) fn hurry(&mut self, now: u64) {
+    /// peers soon), but none asked within the last `ping` epochs: its
+    /// answer may be on its way, and a node refuses a second cookie that
+    /// soon (docs/protocol.md 5.3), which would spend a learned
+    /// candidate's last try.
+    pub(crate) fn hurry(&mut self, now: u64, ping: u64) {
         for c in &mut self.list {
-            c.next = c.next.min(now);
+            if c.asked == u64::MAX || now.saturating_sub(c.asked) >= ping {
+                c.next = c.next.min(now);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hurry_skips_a_candidate_asked_within_ping() {
+        let a = SocketAddr::from(([203, 0, 113, 1], 1618));
+        let b = SocketAddr::from(([203, 0, 113, 2], 1618));
+        let mut c = Candidates::new(8);
+        c.add(a, false, 0);
+        // a is asked at 0, its retry due at 2000.
+        assert_eq!(c.next_due(0, 2000), Some(a), "a is asked");
+        c.add(b, false, 10);
+        c.hurry(100, 719);
+        // b was never asked and goes now; a's answer may be on its way.
+        assert_eq!(c.next_due(100, 2000), Some(b));
+        assert_eq!(c.next_due(100, 2000), None, "a waits for its retry");
+        // Past PING, a hurry brings a's retry forward.
+        c.hurry(800, 719);
+        assert_eq!(c.next_due(800, 2000), Some(a));
     }
 }

@@ -293,7 +293,7 @@ impl Node {
         for i in 0..self.peers.len() {
             self.ping(i);
         }
-        self.candidates.hurry(self.epoch);
+        self.candidates.hurry(self.epoch, self.cfg.ping_epochs);
     }
 
     /// Starts an application GET. Answered from the store at once when

@@ -177,7 +177,9 @@ impl Node {
     /// that asks again and again (it re-learns our address faster than it
     /// keeps it) would otherwise spend the budget within its shares. Its
     /// second cookie comes only from the upper half of the budget, so
-    /// while the budget is contested first contacts come first.
+    /// while the budget is contested first contacts come first, and not
+    /// within 512 epochs of the first (an ask that soon crossed the answer
+    /// in flight).
     fn unvalidated_reply_ok(&mut self, src: SocketAddr) -> bool {
         let now = self.epoch;
         let key = self.peers.addr_key(src);
@@ -216,6 +218,10 @@ impl Node {
         };
         if ok {
             e.answered += 1;
+            // A second ask within the period was sent before the first
+            // answer could arrive (honest askers wait PING): it would
+            // spend a reply on a cookie the asker already has.
+            e.next = now.saturating_add(period);
         } else {
             // Refused: this address is not considered again for a while,
             // twice as long after each refusal (up to the window). A party
