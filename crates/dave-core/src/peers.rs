@@ -229,9 +229,13 @@ impl Peers {
     /// slots of the bucket that the group may use, by the address's hash.
     pub fn place_of(&self, a: SocketAddr) -> (usize, usize) {
         let (b, first, _) = self.group_place(a);
+        (b, self.slot_of(first, a))
+    }
+
+    /// `a`'s slot in its bucket: one of the GROUP_MAX from `first`.
+    fn slot_of(&self, first: usize, a: SocketAddr) -> usize {
         let within = Self::addr_hash(&self.place, &a) % GROUP_MAX.min(self.bucket_slots) as u64;
-        let s = ((first as u64 + within) % self.bucket_slots as u64) as usize;
-        (b, s)
+        ((first as u64 + within) % self.bucket_slots as u64) as usize
     }
 
     /// `a`'s group, its bucket, and the first of the slots there it may use.
@@ -246,9 +250,13 @@ impl Peers {
     /// the GROUP_MAX slots the group may use, so no scan.
     pub fn group_entries(&self, a: SocketAddr) -> usize {
         let (b, first, g) = self.group_place(a);
+        self.count_group(b, first, &g)
+    }
+
+    fn count_group(&self, b: usize, first: usize, g: &[u8; 19]) -> usize {
         (0..GROUP_MAX.min(self.bucket_slots))
             .map(|k| self.slots[b * self.bucket_slots + (first + k) % self.bucket_slots])
-            .filter(|&j| j != FREE && crate::group::group(self.list[j as usize].addr) == g)
+            .filter(|&j| j != FREE && crate::group::group(self.list[j as usize].addr) == *g)
             .count()
     }
 
@@ -348,14 +356,13 @@ impl Peers {
             }
             return Admit::Added(self.push(a, c.now, true, EDGE));
         }
-        let (b, s) = self.place_of(a);
-        let p = b * self.bucket_slots + s;
+        let (b, first, g) = self.group_place(a);
+        let p = b * self.bucket_slots + self.slot_of(first, a);
         let j = self.slots[p];
         // A newcomer that would not displace one of its own group must
         // find its group below its share of the table.
-        let held = self.group_entries(a);
-        let own =
-            j != FREE && crate::group::group(self.list[j as usize].addr) == crate::group::group(a);
+        let held = self.count_group(b, first, &g);
+        let own = j != FREE && crate::group::group(self.list[j as usize].addr) == g;
         if !own && held >= Self::group_cap(held, self.bucketed) {
             return Admit::Refused;
         }
