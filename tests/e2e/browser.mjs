@@ -116,13 +116,13 @@ try {
 
   await page.fill('#rgw', `http://127.0.0.1:${hb}`);
   await page.click('#readwork');
-  await page.waitForFunction(() => /verified|NOT|could not|40/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
+  await page.waitForFunction(() => /^(verified|NOT|could not|\d{3}:)/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
   rout = await page.textContent('#rout');
   check(rout.includes('verified in your browser') && rout.includes('hello from the browser'), 'read back by hash through the other node, verified in the browser');
 
   await page.evaluate(() => { document.getElementById('rout').textContent = ''; });
   await page.click('#readname');
-  await page.waitForFunction(() => /verified|NOT|could not|40/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
+  await page.waitForFunction(() => /^(verified|NOT|could not|\d{3}:)/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
   rout = await page.textContent('#rout');
   check(rout.includes('verified in your browser') && rout.includes('browser-test'), 'read back by name through the other node, verified in the browser');
 
@@ -130,7 +130,7 @@ try {
   await page.fill('#rname', 'from-rust');
   await page.evaluate(() => { document.getElementById('rout').textContent = ''; });
   await page.click('#readname');
-  await page.waitForFunction(() => /verified|NOT|could not|40/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
+  await page.waitForFunction(() => /^(verified|NOT|could not|\d{3}:)/.test(document.getElementById('rout').textContent), null, { timeout: 15000 });
   rout = await page.textContent('#rout');
   check(rout.includes('verified in your browser') && rout.includes('written by daved'), 'a value written by the Rust CLI verifies in the browser');
 
@@ -143,7 +143,7 @@ try {
   const froot = /root\s+([0-9a-f]{64})/.exec(setf)[1];
   await page.fill('#froot', froot);
   await page.click('#readfile');
-  await page.waitForFunction(() => /verified|could not|\d{3}:/.test(document.getElementById('fout').textContent), null, { timeout: 20000 });
+  await page.waitForFunction(() => /^(verified|could not|\d{3}:)/.test(document.getElementById('fout').textContent), null, { timeout: 20000 });
   const fout = await page.textContent('#fout');
   check(fout.includes(`verified by the gateway against its tree: ${ftext.length} bytes`) && fout.includes('notes.txt') && fout.includes(froot), 'a file written by the Rust CLI is read whole through the other gateway: ' + fout.split('\n')[0]);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#fdl')]);
