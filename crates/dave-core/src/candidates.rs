@@ -5,6 +5,7 @@
 //! most [`LEARNED_TRIES`] GETPEERs. A candidate enters the peer table only
 //! when its PEER answer validates it.
 
+use crate::peers::NEVER;
 use std::net::SocketAddr;
 
 /// GETPEERs a learned address gets before it is forgotten.
@@ -23,7 +24,7 @@ pub struct Candidate {
     pub tries: u8,
     /// The epoch of the next GETPEER.
     pub next: u64,
-    /// The epoch of the last GETPEER (`u64::MAX` before the first).
+    /// The epoch of the last GETPEER ([`NEVER`] before the first).
     pub asked: u64,
 }
 
@@ -72,7 +73,7 @@ impl Candidates {
             edge,
             tries: 0,
             next: now,
-            asked: u64::MAX,
+            asked: NEVER,
         });
         true
     }
@@ -116,7 +117,7 @@ impl Candidates {
     /// candidate's last try.
     pub(crate) fn hurry(&mut self, now: u64, ping: u64) {
         for c in &mut self.list {
-            if c.asked == u64::MAX || now.saturating_sub(c.asked) >= ping {
+            if c.asked == NEVER || now.saturating_sub(c.asked) >= ping {
                 c.next = c.next.min(now);
             }
         }

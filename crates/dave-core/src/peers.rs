@@ -839,13 +839,9 @@ mod tests {
         }
         assert_eq!(q.len(), GROUP_MAX);
         // Another group arrives: the first keeps what it holds.
-        q.add(others_addr(7), false, C);
+        q.add(SocketAddr::from(([198, 7, 0, 1], 1618)), false, C);
         assert_eq!(q.group_entries(crowd(0)), GROUP_MAX);
         q.check(&[]).unwrap();
-    }
-
-    fn others_addr(i: u8) -> SocketAddr {
-        SocketAddr::from(([198, i, 0, 1], 1618))
     }
 
     #[test]
